@@ -1,0 +1,107 @@
+"""The default backend: the whole NB201 v1_1 benchmark as one bundled table.
+
+``nasbench_sd/resources/nb201_v1_1.csv.gz`` (15,625 rows, ordered by NB201
+index) was copied unchanged from ``shared/data/nb201``; its provenance is in
+``nasbench_sd/resources/PROVENANCE.md``. It is read lazily, once per process,
+with the csv module only (no pandas), so a cold lookup stays fast.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from functools import cache
+from importlib import resources
+
+from nasbench_sd.benchmark.base import COLUMNS, Benchmark
+from nasbench_sd.cells import NUM_CELLS, Cell
+from nasbench_sd.errors import UserError
+
+TABLE_FILE = "nb201_v1_1.csv.gz"
+#: Extra columns of the bundled table a caller may ask for by name.
+EXTRA_COLUMNS = ("c10valid_oritest", "c10_test_nats", "c100_test_nats", "in16_test_nats")
+
+
+class _Table:
+    """Column-oriented, in-memory copy of the CSV."""
+
+    def __init__(self, rows: list[dict[str, str]]):
+        if len(rows) != NUM_CELLS:
+            raise UserError(f"benchmark table has {len(rows)} rows, expected {NUM_CELLS}")
+        self.arch = [r["arch"] for r in rows]
+        self.index_of = {a: i for i, a in enumerate(self.arch)}
+        if any(int(r["index"]) != i for i, r in enumerate(rows)):
+            raise UserError("benchmark table is not ordered by NB201 index")
+        names = (*COLUMNS, *EXTRA_COLUMNS, "params_mb_cifar10")
+        self.columns = {c: [float(r[c]) for r in rows] for c in names}
+
+
+@cache
+def _load(path: str | None) -> _Table:
+    try:
+        if path is None:
+            raw = resources.files("nasbench_sd.resources").joinpath(TABLE_FILE).read_bytes()
+        else:
+            with open(path, "rb") as f:
+                raw = f.read()
+        text = gzip.decompress(raw).decode("utf-8")
+        return _Table(list(csv.DictReader(io.StringIO(text))))
+    except FileNotFoundError as e:
+        raise UserError(f"benchmark table not found: {e.filename}") from None
+    except (OSError, EOFError, KeyError, ValueError, UnicodeDecodeError) as e:
+        where = path or f"bundled {TABLE_FILE}"
+        raise UserError(f"benchmark table {where} is corrupt ({type(e).__name__}: {e})") from None
+
+
+class TableBenchmark(Benchmark):
+    """NB201 v1_1 figures from the bundled table (offline, instant)."""
+
+    name = "table"
+
+    def __init__(self, path: str | None = None):
+        self._path = None if path is None else str(path)
+
+    @property
+    def _t(self) -> _Table:
+        return _load(self._path)
+
+    def index(self, cell: Cell) -> int:
+        return self._t.index_of[str(cell)]
+
+    def cell(self, index: int) -> Cell:
+        if not 0 <= index < NUM_CELLS:
+            raise UserError(f"index {index} out of range 0..{NUM_CELLS - 1}")
+        return Cell.from_string(self._t.arch[index])
+
+    def _column(self, index: int, column: str) -> float:
+        return self._t.columns[column][index]
+
+    def params_mb(self, index: int) -> float:
+        return self._t.columns["params_mb_cifar10"][index]
+
+    def column(self, name: str) -> list[float]:
+        """A whole column (by its name in the table) as a list in index order."""
+        try:
+            return self._t.columns[name]
+        except KeyError:
+            raise UserError(f"unknown column {name!r}") from None
+
+    def best(self):
+        t = self._t
+        out = {}
+        for c in COLUMNS:
+            values = t.columns[c]
+            i = max(range(NUM_CELLS), key=values.__getitem__)
+            out[c] = self.record(self.cell(i))
+        return out
+
+    def provenance(self) -> dict:
+        return {
+            "benchmark": "NAS-Bench-201",
+            "version": "v1_1 (NAS-Bench-201-v1_1-096897.pth)",
+            "backend": "table",
+            "source": self._path or f"nasbench_sd/resources/{TABLE_FILE} (see PROVENANCE.md)",
+            "hp": "200",
+            "averaging": "mean over the benchmark's trials (is_random=False)",
+        }

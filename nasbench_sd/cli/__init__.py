@@ -1,0 +1,66 @@
+"""The ``nasbench-sd`` command line.
+
+Each sub-command lives in a small module and imports heavy packages (torch,
+pandas, matplotlib) inside its function, so ``nasbench-sd --help`` stays fast
+and never imports torch. :func:`main` turns every :class:`UserError` and click
+usage error into ONE line on stderr and exit code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from nasbench_sd import __version__
+from nasbench_sd.errors import UserError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nasbench-sd")
+def cli() -> None:
+    """Differentiable NAS on NAS-Bench-201, centred on SD-DARTS."""
+
+
+def _register() -> None:
+    from nasbench_sd.cli import bench
+
+    for command in bench.COMMANDS:
+        cli.add_command(command)
+    try:
+        from nasbench_sd.cli import search
+    except ImportError:  # pragma: no cover - during bootstrap only
+        return
+    for command in search.COMMANDS:
+        cli.add_command(command)
+
+
+def fail(message: str) -> None:
+    """Print one error line and exit 2."""
+    click.echo(f"nasbench-sd: error: {message}", err=True)
+    sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    _register()
+    try:
+        rv = cli.main(args=argv, prog_name="nasbench-sd", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help() if e.ctx else str(e))
+        sys.exit(0)
+    except click.UsageError as e:
+        fail(e.format_message().replace("\n", " "))
+    except click.exceptions.Abort:
+        click.echo("nasbench-sd: aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        fail(e.format_message().replace("\n", " "))
+    except UserError as e:
+        fail(str(e).replace("\n", " "))
+    except KeyboardInterrupt:
+        click.echo("nasbench-sd: interrupted (finished work is kept; rerun with --resume to continue)", err=True)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

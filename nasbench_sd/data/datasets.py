@@ -1,0 +1,63 @@
+"""Static facts about the three NAS-Bench-201 data sets (no data is loaded here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nasbench_sd.errors import UserError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Shape, classes and training-time normalisation of one data set.
+
+    ``mean``/``std`` are per channel (RGB) on the [0, 1] scale; ``padding`` is
+    the zero padding of the random crop (4 for 32x32 images, 2 for 16x16).
+    """
+
+    name: str
+    num_classes: int
+    image_size: int
+    padding: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+#: Canonical data-set names, as NAS-Bench-201 spells them.
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+
+_INFO: dict[str, DatasetInfo] = {
+    # mean/std: the reference NB201 code (xautodl get_datasets); the CIFAR-10
+    # values also match the shared copy's train statistics to 4 decimals.
+    "cifar10": DatasetInfo(
+        "cifar10", 10, 32, 4, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+    ),
+    "cifar100": DatasetInfo(
+        "cifar100", 100, 32, 4, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+    ),
+    "ImageNet16-120": DatasetInfo(
+        "ImageNet16-120",
+        120,
+        16,
+        2,
+        (122.68 / 255, 116.66 / 255, 104.01 / 255),
+        (63.22 / 255, 61.26 / 255, 65.09 / 255),
+    ),
+}
+
+
+def canonical_dataset(name: str) -> str:
+    """Return the canonical spelling of a data-set name (case-insensitive match).
+
+    Raises:
+        UserError: the name is not one of :data:`DATASETS`.
+    """
+    for known in DATASETS:
+        if name.lower() == known.lower():
+            return known
+    raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Return the :class:`DatasetInfo` of a data set (name matched case-insensitively)."""
+    return _INFO[canonical_dataset(name)]

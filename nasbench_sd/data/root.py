@@ -1,0 +1,30 @@
+"""Where the data sets live on disk.
+
+The data root holds one folder per data set, in the layout their authors
+publish: ``cifar-10-batches-py/``, ``cifar-100-python/`` and ``ImageNet16/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Environment variable naming the data root when none is passed explicitly.
+DATA_ROOT_ENV = "NASBENCH_SD_DATA"
+
+#: Data root used when neither an argument nor the environment variable is given.
+DEFAULT_DATA_ROOT = Path("~/.cache/nasbench-sd/data")
+
+
+def resolve_data_root(data_root: str | Path | None = None) -> Path:
+    """Return the data root: ``data_root`` if given, else ``$NASBENCH_SD_DATA``, else the default.
+
+    The path is expanded (``~``) but not required to exist: the readers say
+    which file is missing and how to get it.
+    """
+    if data_root is not None and str(data_root) != "":
+        return Path(data_root).expanduser()
+    env = os.environ.get(DATA_ROOT_ENV, "")
+    if env:
+        return Path(env).expanduser()
+    return DEFAULT_DATA_ROOT.expanduser()

@@ -1,0 +1,10 @@
+"""The one exception type that means "the user asked for something invalid".
+
+The CLI turns a :class:`UserError` into one line on stderr and exit code 2,
+without a traceback. Library code raises it for bad input (malformed cells,
+unknown names, missing files); programming errors stay ordinary exceptions.
+"""
+
+
+class UserError(Exception):
+    """Invalid input from the user; the message is one actionable line."""
