@@ -13,6 +13,9 @@ class DatasetInfo:
 
     ``mean``/``std`` are per channel (RGB) on the [0, 1] scale; ``padding`` is
     the zero padding of the random crop (4 for 32x32 images, 2 for 16x16).
+    ``train_size``/``test_size`` are the sizes of the full published sets
+    (for ImageNet16-120 after keeping the first 120 classes; "test" is the
+    val_data file there).
     """
 
     name: str
@@ -21,6 +24,8 @@ class DatasetInfo:
     padding: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    train_size: int
+    test_size: int
 
 
 #: Canonical data-set names, as NAS-Bench-201 spells them.
@@ -30,10 +35,10 @@ _INFO: dict[str, DatasetInfo] = {
     # mean/std: the reference NB201 code (xautodl get_datasets); the CIFAR-10
     # values also match the shared copy's train statistics to 4 decimals.
     "cifar10": DatasetInfo(
-        "cifar10", 10, 32, 4, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+        "cifar10", 10, 32, 4, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 50_000, 10_000
     ),
     "cifar100": DatasetInfo(
-        "cifar100", 100, 32, 4, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+        "cifar100", 100, 32, 4, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 50_000, 10_000
     ),
     "ImageNet16-120": DatasetInfo(
         "ImageNet16-120",
@@ -42,6 +47,8 @@ _INFO: dict[str, DatasetInfo] = {
         2,
         (122.68 / 255, 116.66 / 255, 104.01 / 255),
         (63.22 / 255, 61.26 / 255, 65.09 / 255),
+        151_700,
+        6_000,
     ),
 }
 
