@@ -39,7 +39,6 @@ _EXPORTS = {
     "load_search_data": "search_data",
     "SearchLoader": "loader",
     "StepBatch": "loader",
-    "stream_seed": "loader",
     "STREAM_TRAIN_ORDER": "loader",
     "STREAM_VALID_ORDER": "loader",
     "STREAM_AUGMENT": "loader",
@@ -72,7 +71,6 @@ __all__ = [
     "read_source",
     "resolve_data_root",
     "search_split",
-    "stream_seed",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,7 +84,6 @@ if TYPE_CHECKING:  # pragma: no cover
         STREAM_VALID_ORDER,
         SearchLoader,
         StepBatch,
-        stream_seed,
     )
     from nasbench_sd.data.root import DATA_ROOT_ENV, DEFAULT_DATA_ROOT, resolve_data_root
     from nasbench_sd.data.search_data import SearchData, load_search_data

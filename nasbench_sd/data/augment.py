@@ -38,6 +38,7 @@ def crop_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, 
     flat = (rows[:, :, None] * (w + 2 * padding) + cols[:, None, :]).reshape(b, 1, h * w).expand(b, c, h * w)
     return padded.reshape(b, c, -1).gather(2, flat).reshape(b, c, h, w)
 
+
 def random_crop_flip(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
     """Random crop (uniform offsets in 0..2*padding) and horizontal flip (p = 0.5) of a batch.
 

@@ -91,8 +91,7 @@ def _download(title: str, tv_class: str, base: Path) -> None:
         from torchvision.datasets.utils import download_and_extract_archive
     except ImportError:
         raise UserError(
-            f"{title} download needs torchvision (pip install torchvision), "
-            f"or fetch it by hand from {CIFAR_URL}"
+            f"{title} download needs torchvision (pip install torchvision), or fetch it by hand from {CIFAR_URL}"
         ) from None
     cls = getattr(tvd, tv_class)
     try:

@@ -35,20 +35,34 @@ _INFO: dict[str, DatasetInfo] = {
     # mean/std: the reference NB201 code (xautodl get_datasets); the CIFAR-10
     # values also match the shared copy's train statistics to 4 decimals.
     "cifar10": DatasetInfo(
-        "cifar10", 10, 32, 4, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 50_000, 10_000
+        name="cifar10",
+        num_classes=10,
+        image_size=32,
+        padding=4,
+        mean=(0.4914, 0.4822, 0.4465),
+        std=(0.2470, 0.2435, 0.2616),
+        train_size=50_000,
+        test_size=10_000,
     ),
     "cifar100": DatasetInfo(
-        "cifar100", 100, 32, 4, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), 50_000, 10_000
+        name="cifar100",
+        num_classes=100,
+        image_size=32,
+        padding=4,
+        mean=(0.5071, 0.4865, 0.4409),
+        std=(0.2673, 0.2564, 0.2762),
+        train_size=50_000,
+        test_size=10_000,
     ),
     "ImageNet16-120": DatasetInfo(
-        "ImageNet16-120",
-        120,
-        16,
-        2,
-        (122.68 / 255, 116.66 / 255, 104.01 / 255),
-        (63.22 / 255, 61.26 / 255, 65.09 / 255),
-        151_700,
-        6_000,
+        name="ImageNet16-120",
+        num_classes=120,
+        image_size=16,
+        padding=2,
+        mean=(122.68 / 255, 116.66 / 255, 104.01 / 255),
+        std=(63.22 / 255, 61.26 / 255, 65.09 / 255),
+        train_size=151_700,  # 120-class subset of train_data_batch_1..10
+        test_size=6_000,  # 120-class subset of val_data
     ),
 }
 

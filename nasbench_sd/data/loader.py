@@ -1,15 +1,14 @@
 """Step-wise search batches: one augmented train batch and one valid batch per step.
 
-RNG streams. A loader owns three CPU ``torch.Generator`` objects seeded from
-the run seed by :func:`stream_seed` (``seed * 1000 + stream``):
+RNG streams. A loader owns three CPU ``torch.Generator`` objects seeded with
+:func:`nasbench_sd.seeding.derive_seed` (sha256 of ``"<seed>:<stream>"``, 63 bits):
 
-* ``STREAM_TRAIN_ORDER`` (1): the per-epoch permutation of the train half;
-* ``STREAM_VALID_ORDER`` (2): the per-epoch permutation(s) of the valid half;
-* ``STREAM_AUGMENT`` (3): crop offsets and flips, train batch first, then valid.
+* ``STREAM_TRAIN_ORDER`` ("data-order-train"): the per-epoch permutation of the train half;
+* ``STREAM_VALID_ORDER`` ("data-order-valid"): the per-epoch permutation(s) of the valid half;
+* ``STREAM_AUGMENT`` ("augment"): crop offsets and flips, train batch first, then valid.
 
-Other parts of a run should take other stream numbers (below 1000) from the
-same seed. The draws are made on the CPU and moved to the data's device, so
-a seed yields the same batches on CPU and CUDA.
+The draws are made on the CPU and moved to the data's device, so a seed
+yields the same batches on CPU and CUDA.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import torch
 from nasbench_sd.data.augment import normalize, random_crop_flip
 from nasbench_sd.data.search_data import SearchData, load_search_data
 from nasbench_sd.errors import UserError
+from nasbench_sd.seeding import derive_seed
 
 __all__ = [
     "STREAM_AUGMENT",
@@ -33,21 +33,11 @@ __all__ = [
     "SearchLoader",
     "StepBatch",
     "load_search_data",
-    "stream_seed",
 ]
 
-STREAM_TRAIN_ORDER = 1
-STREAM_VALID_ORDER = 2
-STREAM_AUGMENT = 3
-
-
-def stream_seed(seed: int, stream: int) -> int:
-    """Seed of RNG stream ``stream`` (0..999) of run ``seed`` (>= 0): ``seed * 1000 + stream``."""
-    if not 0 <= stream < 1000:
-        raise ValueError(f"stream must be in 0..999, got {stream}")
-    if seed < 0:
-        raise UserError(f"seed must be a non-negative integer, got {seed}")
-    return seed * 1000 + stream
+STREAM_TRAIN_ORDER = "data-order-train"
+STREAM_VALID_ORDER = "data-order-valid"
+STREAM_AUGMENT = "augment"
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,9 +72,7 @@ class SearchLoader:
     uninterrupted one. One iteration at a time per loader.
     """
 
-    def __init__(
-        self, data: SearchData, batch_size: int, seed: int, device: str | torch.device | None = None
-    ) -> None:
+    def __init__(self, data: SearchData, batch_size: int, seed: int, device: str | torch.device | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise UserError(f"batch_size must be a positive integer, got {batch_size!r}")
         if data.n_train == 0 or data.n_valid == 0:
@@ -98,9 +86,9 @@ class SearchLoader:
         self._valid = (data.valid_images.to(dev), data.valid_labels.to(dev), data.valid_index.to(dev))
         self._mean = torch.tensor(data.mean, dtype=torch.float32, device=dev)
         self._std = torch.tensor(data.std, dtype=torch.float32, device=dev)
-        self._train_order = torch.Generator().manual_seed(stream_seed(seed, STREAM_TRAIN_ORDER))
-        self._valid_order = torch.Generator().manual_seed(stream_seed(seed, STREAM_VALID_ORDER))
-        self._augment = torch.Generator().manual_seed(stream_seed(seed, STREAM_AUGMENT))
+        self._train_order = torch.Generator().manual_seed(derive_seed(seed, STREAM_TRAIN_ORDER))
+        self._valid_order = torch.Generator().manual_seed(derive_seed(seed, STREAM_VALID_ORDER))
+        self._augment = torch.Generator().manual_seed(derive_seed(seed, STREAM_AUGMENT))
         self.epoch = 0  # epochs completed
         self._step = 0  # steps of the current epoch already handed out
         self._perms: tuple[torch.Tensor, torch.Tensor] | None = None

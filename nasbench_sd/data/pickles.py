@@ -101,13 +101,10 @@ def read_image_pickle(
     except (TypeError, ValueError, OverflowError):
         raise UserError(f"corrupt data file {path}: {label_key!r} is not a list of integers") from None
     if labels.shape != (data.shape[0],):
-        raise UserError(
-            f"corrupt data file {path}: {data.shape[0]} images but {label_key!r} has shape {labels.shape}"
-        )
+        raise UserError(f"corrupt data file {path}: {data.shape[0]} images but {label_key!r} has shape {labels.shape}")
     low, high = label_range
     if labels.size and (labels.min() < low or labels.max() > high):
         raise UserError(
-            f"corrupt data file {path}: labels must lie in [{low}, {high}], "
-            f"found [{labels.min()}, {labels.max()}]"
+            f"corrupt data file {path}: labels must lie in [{low}, {high}], found [{labels.min()}, {labels.max()}]"
         )
     return data.reshape(-1, 3, image_size, image_size), labels

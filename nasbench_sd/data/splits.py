@@ -98,4 +98,3 @@ def search_split(dataset: str, protocol: str = "official", n_train: int | None =
     test_file = "cifar100-test-split.txt" if name == "cifar100" else "imagenet-16-120-test-split.txt"
     xvalid = load_split_file(test_file)["xvalid"]
     return SearchSplit(name, protocol, "train", np.arange(n, dtype=np.int64), "test", xvalid)
-
