@@ -125,12 +125,12 @@ class SearchLoader:
             self._order_at_epoch_start = None
 
     def _draw_perms(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Permutations of this epoch; replays from the epoch-start state when resuming mid-epoch."""
-        if self._order_at_epoch_start is None:
-            self._order_at_epoch_start = (self._train_order.get_state(), self._valid_order.get_state())
-        else:
-            self._train_order.set_state(self._order_at_epoch_start[0])
-            self._valid_order.set_state(self._order_at_epoch_start[1])
+        """Permutations of this epoch, drawn from the order streams at the epoch start.
+
+        The epoch-start states are kept so that :meth:`state_dict` taken
+        mid-epoch lets a new loader redraw the same permutations.
+        """
+        self._order_at_epoch_start = (self._train_order.get_state(), self._valid_order.get_state())
         n, m = self.data.n_train, self.data.n_valid
         train_perm = torch.randperm(n, generator=self._train_order)
         cycles = [torch.randperm(m, generator=self._valid_order) for _ in range(math.ceil(n / m))]
