@@ -68,7 +68,8 @@ def load_pickle(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
     except Exception as e:  # truncated/corrupt pickles raise many types
-        raise UserError(f"corrupt data file {path}: {type(e).__name__}: {e}") from None
+        detail = " ".join(str(e).split())  # keep the message on one line
+        raise UserError(f"corrupt data file {path}: {type(e).__name__}: {detail}") from None
     if not isinstance(obj, dict):
         raise UserError(f"corrupt data file {path}: expected a pickled dict, got {type(obj).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
