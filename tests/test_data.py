@@ -207,6 +207,18 @@ def test_too_small_data_set_for_the_split_is_a_user_error(tmp_path: Path) -> Non
         load_search_data("cifar100", tmp_path)
 
 
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_reader_accepts_every_pickle_protocol_and_bytes_keys(protocol: int, tmp_path: Path) -> None:
+    data = np.arange(4 * 768, dtype=np.int64).astype(np.uint8).reshape(4, 768)
+    labels = [np.int64(1), np.int32(120), 121, 7]  # numpy scalars as some writers leave them
+    path = tmp_path / "ImageNet16" / "val_data"
+    path.parent.mkdir()
+    path.write_bytes(pickle.dumps({b"data": data, b"labels": labels, "mean": data.mean(0)}, protocol=protocol))
+    images, got = read_imagenet16(tmp_path, train=False)
+    assert got.tolist() == [0, 119, 6]
+    assert np.array_equal(images.numpy().reshape(3, 768), data[[0, 1, 3]])
+
+
 # ---------------------------------------------------------------- missing and corrupt files
 
 

@@ -27,6 +27,14 @@ def _multiarray() -> Any:
     return multiarray
 
 
+def _numeric() -> Any:
+    try:  # numpy >= 2
+        from numpy._core import numeric
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import numeric
+    return numeric
+
+
 def _allowed() -> dict[tuple[str, str], Callable[..., Any]]:
     ma = _multiarray()
     allowed: dict[tuple[str, str], Callable[..., Any]] = {
@@ -36,6 +44,8 @@ def _allowed() -> dict[tuple[str, str], Callable[..., Any]]:
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
         allowed[(module, "_reconstruct")] = ma._reconstruct
         allowed[(module, "scalar")] = ma.scalar
+    for module in ("numpy.core.numeric", "numpy._core.numeric"):  # arrays pickled with protocol 5
+        allowed[(module, "_frombuffer")] = _numeric()._frombuffer
     import _codecs  # used by protocol-2 pickles written under Python 3
 
     allowed[("_codecs", "encode")] = _codecs.encode
