@@ -8,3 +8,11 @@ unknown names, missing files); programming errors stay ordinary exceptions.
 
 class UserError(Exception):
     """Invalid input from the user; the message is one actionable line."""
+
+
+class RunError(Exception):
+    """A run stopped for a reason other than bad input (e.g. it diverged).
+
+    The CLI prints the message as one line and exits 1; finished work (the last
+    good checkpoint, the metrics so far) is kept.
+    """

@@ -23,16 +23,11 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from nasbench_sd.cli import bench
+    from nasbench_sd.cli import bench, experiments, search
 
-    for command in bench.COMMANDS:
-        cli.add_command(command)
-    try:
-        from nasbench_sd.cli import search
-    except ImportError:  # pragma: no cover - during bootstrap only
-        return
-    for command in search.COMMANDS:
-        cli.add_command(command)
+    for module in (bench, search, experiments):
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
 def fail(message: str) -> None:

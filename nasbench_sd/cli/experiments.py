@@ -1,0 +1,3 @@
+"""``run``, ``table``, ``plot`` and ``ablate``: multi-seed experiments."""
+
+COMMANDS: list = []

@@ -1,0 +1,72 @@
+"""``search`` (one run) and ``methods`` (what is registered)."""
+
+from __future__ import annotations
+
+import click
+
+
+def resolve_device(name: str) -> str:
+    """'auto' -> 'cuda' when available, else 'cpu'; validates explicit names."""
+    import torch
+
+    from nasbench_sd.errors import UserError
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} requested but CUDA is not available (use --device cpu)")
+    if not (name == "cpu" or name.startswith("cuda")):
+        raise UserError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N)")
+    return name
+
+
+SET_HELP = "Override a setting: a SearchConfig field (epochs=10) or a method field (method.lam=0.5). Repeatable."
+
+
+@click.command()
+@click.option("--method", "-m", required=True, help="Search method (see `nasbench-sd methods`).")
+@click.option("--preset", "-p", default="cpu", show_default=True, help="paper | cpu.")
+@click.option("--seed", "-s", default=0, show_default=True, type=int)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option("--data-root", default=None, help="Folder holding cifar-10-batches-py/ (or $NASBENCH_SD_DATA).")
+@click.option("--out", default=None, help="Run directory [runs/<method>/seed-<seed>].")
+@click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def search(method, preset, seed, sets, data_root, out, resume, device, quiet):
+    """Search a cell with one method and one seed; writes a run directory with
+    config.json, metrics.jsonl (one record per epoch), checkpoints and result.json."""
+    from nasbench_sd.config import build_run_config, parse_sets
+    from nasbench_sd.search import run_search
+
+    cfg = build_run_config(method, preset, seed, parse_sets(sets), device=resolve_device(device))
+    out = out or f"runs/{method}/seed-{seed}"
+    result = run_search(cfg, out, data_root=data_root, resume=resume, quiet=quiet)
+    b = result["benchmark"]
+    click.echo(f"cell   {result['cell']}  (index {result['index']}, {result['num_parameter_free']} parameter-free ops)")
+    click.echo(f"NB201  C10 {b['c10_valid']:.2f}/{b['c10_test']:.2f}  C100 {b['c100_valid']:.2f}/{b['c100_test']:.2f}"
+               f"  IN16 {b['in16_valid']:.2f}/{b['in16_test']:.2f}  (valid/test, hp=200)")
+    click.echo(f"run    {out}  ({result['wall_time_s']:.1f} s)")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def methods(as_json):
+    """List the registered search methods (built-ins and installed plugins)."""
+    import json
+
+    from nasbench_sd.methods import get_method, list_methods
+
+    rows = []
+    for name in list_methods():
+        cls = get_method(name)
+        rows.append({"name": name, "description": cls.description, "paper": cls.paper,
+                     "module": cls.__module__})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['name']:12} {r['description']}  [{r['paper']}]")
+
+
+COMMANDS = [search, methods]

@@ -1,0 +1,190 @@
+"""Frozen, typed configuration of a search, its presets and ``--set`` overrides.
+
+Every default lives here with its unit and source. A run is fully described by
+a :class:`RunConfig` (method name, seed, preset name, the shared
+:class:`SearchConfig` and the method's own config), which is saved as
+``config.json`` next to every result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from nasbench_sd.errors import UserError
+
+PRESETS = ("paper", "cpu")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Settings shared by every method (NB201-PROTOCOL.md, "Optimisation")."""
+
+    # data
+    dataset: str = "cifar10"  # search data set (cifar10 | cifar100 | imagenet16-120)
+    split: str = "official"  # official (cifar-split.txt halves) | darts-half (first/last 25k)
+    train_limit: int = 0  # samples kept per half; 0 = all (25,000 each for CIFAR-10)
+    batch_size: int = 64  # one train + one valid batch per step (NB201 reference)
+    # supernet
+    channels: int = 16  # C of the first stage (NB201: 16)
+    cells_per_stage: int = 5  # N (NB201: 5)
+    # schedule
+    epochs: int = 50  # search epochs (NB201 DARTS configs: 50)
+    # weights: SGD, cosine per step from w_lr to w_lr_min (NB201 reference configs)
+    w_lr: float = 0.025
+    w_lr_min: float = 0.001
+    w_momentum: float = 0.9
+    w_nesterov: bool = True
+    w_weight_decay: float = 5e-4
+    grad_clip: float = 5.0  # max global grad norm of the weights; 0 = off
+    # architecture: Adam (DARTS / SD-DARTS Sec. 4.1)
+    a_lr: float = 3e-4
+    a_beta1: float = 0.5
+    a_beta2: float = 0.999
+    a_weight_decay: float = 1e-3
+    # diagnostics
+    hessian_every: int = 0  # epochs between dominant-eigenvalue estimates; 0 = never
+    hessian_iters: int = 20  # power-iteration steps
+    hessian_samples: int = 256  # fixed valid samples the Hessian is taken on
+    # lookup
+    benchmark: str = "table"  # table | nb201 | nats
+
+    def __post_init__(self) -> None:
+        _check(self.dataset in ("cifar10", "cifar100", "imagenet16-120"),
+               f"unknown data set {self.dataset!r} (choose from cifar10, cifar100, imagenet16-120)")
+        _check(self.split in ("official", "darts-half"), f"unknown split {self.split!r} (official, darts-half)")
+        _check(self.train_limit >= 0, "train_limit must be >= 0 (0 = all samples)")
+        _check(self.batch_size >= 1, "batch_size must be >= 1")
+        _check(self.channels >= 1 and self.cells_per_stage >= 1, "channels and cells_per_stage must be >= 1")
+        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _check(self.w_lr > 0 and 0 <= self.w_lr_min <= self.w_lr, "need 0 <= w_lr_min <= w_lr and w_lr > 0")
+        _check(0 <= self.w_momentum < 1, "w_momentum must be in [0, 1)")
+        _check(self.w_weight_decay >= 0 and self.a_weight_decay >= 0, "weight decay must be >= 0")
+        _check(self.grad_clip >= 0, "grad_clip must be >= 0")
+        _check(self.a_lr > 0, "a_lr must be > 0")
+        _check(0 <= self.a_beta1 < 1 and 0 <= self.a_beta2 < 1, "a_beta1 and a_beta2 must be in [0, 1)")
+        _check(self.hessian_every >= 0 and self.hessian_iters >= 1 and self.hessian_samples >= 1,
+               "hessian_every must be >= 0, hessian_iters and hessian_samples >= 1")
+        _check(self.benchmark in ("table", "nb201", "nats"), f"unknown benchmark {self.benchmark!r}")
+
+
+#: The paper protocol (NB201 reference settings, CIFAR-10, 50 epochs, batch 64).
+PAPER = SearchConfig()
+#: A CPU preset: one search of any method on real CIFAR-10 in about a minute on
+#: 2 cores. Channels, cells, samples and epochs are scaled down together; methods
+#: scale their epoch-based settings (warm-up, K, ...) by epochs / 50.
+CPU = SearchConfig(channels=8, cells_per_stage=1, train_limit=1024, epochs=10)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run (saved as ``config.json``)."""
+
+    method: str
+    seed: int
+    preset: str
+    search: SearchConfig
+    method_config: Any  # the method's frozen MethodConfig
+    device: str = "cpu"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "seed": self.seed,
+            "preset": self.preset,
+            "device": self.device,
+            "search": dataclasses.asdict(self.search),
+            "method_config": dataclasses.asdict(self.method_config),
+        }
+
+    def comparable(self) -> dict[str, Any]:
+        """The fields two runs must share to be the same run (device excluded)."""
+        d = self.to_dict()
+        d.pop("device")
+        return d
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
+def parse_sets(items: typing.Iterable[str]) -> dict[str, str]:
+    """``["epochs=3", "method.lam=0.5"]`` -> ``{"epochs": "3", "method.lam": "0.5"}``."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _convert(cls_name: str, f: dataclasses.Field, text: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    kind = kind.replace(" ", "")
+    try:
+        if kind == "bool":
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+        if kind == "str":
+            return text
+        if kind.startswith("tuple[float"):
+            return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(f"{cls_name}.{f.name} expects {kind}, got {text!r}") from None
+    raise UserError(f"{cls_name}.{f.name} cannot be set from the command line")
+
+
+def apply_overrides(obj: Any, overrides: dict[str, str]) -> Any:
+    """A copy of the frozen dataclass ``obj`` with string overrides converted to
+    the field types; unknown keys raise :class:`UserError` naming the choices."""
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    changes = {}
+    for key, text in overrides.items():
+        if key not in fields:
+            raise UserError(f"unknown setting {key!r} for {type(obj).__name__} (known: {', '.join(fields)})")
+        changes[key] = _convert(type(obj).__name__, fields[key], text)
+    return dataclasses.replace(obj, **changes)
+
+
+def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] | None = None,
+                     device: str = "cpu") -> RunConfig:
+    """Resolve a preset for a method, then apply ``--set`` overrides.
+
+    Keys name a :class:`SearchConfig` field (``epochs=10``) or a method config
+    field, optionally prefixed ``method.`` (``method.lam=0.5``).
+    """
+    from nasbench_sd.methods import get_method
+
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    if seed < 0:
+        raise UserError(f"seed must be >= 0, got {seed}")
+    cls = get_method(method)
+    base = PAPER if preset == "paper" else CPU
+    sets = dict(sets or {})
+    search_fields = {f.name for f in dataclasses.fields(SearchConfig)}
+    search_sets = {k: v for k, v in sets.items() if k in search_fields}
+    method_sets = {k.removeprefix("method."): v for k, v in sets.items() if k not in search_fields}
+    method_overrides = {k: str(v) for k, v in cls.preset_search_overrides(preset).items()}
+    search = apply_overrides(base, {**method_overrides, **search_sets})
+    method_config = apply_overrides(cls.preset_config(preset, search.epochs), method_sets)
+    validate = getattr(method_config, "validate_for", None)
+    if validate is not None:
+        validate(search)
+    return RunConfig(method=method, seed=seed, preset=preset, search=search,
+                     method_config=method_config, device=device)
+
+
+__all__ = ["CPU", "PAPER", "PRESETS", "RunConfig", "SearchConfig", "apply_overrides", "build_run_config",
+           "parse_sets"]

@@ -1,0 +1,287 @@
+"""The search-method interface: what a method is, and when the loop calls it.
+
+A method owns the architecture parameters and decides how the ONE supernet
+(:class:`nasbench_sd.nn.supernet.SuperNet`) is driven; the supernet never
+knows which method drives it, and the search loop
+(:mod:`nasbench_sd.search.loop`) never branches on the method.
+
+Call protocol (in this order)::
+
+    method = MethodClass(config, seed)           # arch parameters created here
+    opts   = method.supernet_options()           # e.g. {"partial_channels": 4}
+    net    = SuperNet(..., **opts)
+    method.setup(ctx)                            # once: optimisers, buffers
+    [method.load_state_dict(state)]              # when resuming
+    for epoch in range(start, epochs):
+        method.on_epoch_start(ctx)               # ctx.epoch set; e.g. GDAS tau
+        for batch in loader:                     # StepBatch: train + valid batch
+            stats = method.step(batch, ctx)      # one search step, returns floats
+        method.on_epoch_end(ctx)                 # e.g. teachers roll over
+        cell = method.genotype()                 # derived cell of this epoch
+        state = method.state_dict()              # into the checkpoint
+
+``ctx`` is a :class:`SearchContext`: the network, the weight optimiser, the
+learning rate of this step, the device and sizes. Methods must draw random
+numbers only from generators they own (seeded from ``seed``) so that CPU runs
+are deterministic and resumable.
+
+Most methods are DARTS-like: subclass :class:`ArchParamMethod`, which creates
+the 6x5 ``alpha`` (init 1e-3 * randn, NB201 reference), its Adam optimiser,
+argmax genotype, and implements weight and arch steps around two hooks,
+:meth:`ArchParamMethod.edge_weights` and :meth:`ArchParamMethod.loss`.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from nasbench_sd.cells import NUM_EDGES, NUM_OPS, Cell
+from nasbench_sd.seeding import derive_seed
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """Base of every method's hyper-parameters (frozen, typed, validated).
+
+    Subclasses add fields with defaults and their source, and validate them
+    in ``__post_init__`` by raising :class:`nasbench_sd.errors.UserError`.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate_for(self, search: Any) -> None:
+        """Checks that need the search config (e.g. warm-up < epochs)."""
+
+
+@dataclass
+class SearchContext:
+    """What the loop hands a method. Mutable fields are updated by the loop."""
+
+    network: torch.nn.Module
+    w_optimizer: torch.optim.Optimizer
+    device: torch.device
+    search: Any  # nasbench_sd.config.SearchConfig (frozen)
+    steps_per_epoch: int
+    num_classes: int
+    #: Largest sample index + 1 of the train / valid halves (size of per-sample caches).
+    num_train_keys: int
+    num_valid_keys: int
+    epoch: int = 0
+    step: int = 0
+    #: Learning rate of the weight optimiser at this step (already applied to it).
+    lr: float = 0.0
+
+    @property
+    def epochs(self) -> int:
+        return int(self.search.epochs)
+
+
+class SearchMethod(abc.ABC):
+    """A search method. Subclasses set ``name``, ``description``, ``paper`` and
+    ``Config`` and implement the abstract methods; the hooks default to no-ops.
+
+    Class attributes used by the contract tests (``nasbench_sd.testing``):
+
+    ``ablation``
+        Config overrides that switch the method's own term off
+        (e.g. ``{"lam": 0.0}`` for SD-DARTS), or ``None``.
+    ``ablation_equals``
+        Name of the method that the ablated configuration must equal step for
+        step (e.g. ``"darts-v1"``), or ``None``.
+    ``trains_supernet``
+        ``False`` for methods that pick a cell without training (random search);
+        the loop then runs no steps.
+    ``contract_overrides``
+        Config overrides under which the method's own term is active from the
+        first step of a 3-epoch toy run (e.g. ``{"warmup": 0}`` for SD-DARTS);
+        the contract tests apply them to every check.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    Config: ClassVar[type[MethodConfig]] = MethodConfig
+    ablation: ClassVar[dict[str, Any] | None] = None
+    ablation_equals: ClassVar[str | None] = None
+    trains_supernet: ClassVar[bool] = True
+    contract_overrides: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
+        self.config = config if config is not None else self.Config()
+        self.seed = int(seed)
+
+    # -- presets ------------------------------------------------------------------
+    @classmethod
+    def preset_config(cls, preset: str, epochs: int) -> MethodConfig:
+        """The method's configuration for a named preset whose search runs
+        ``epochs`` epochs (methods with epoch-based settings scale them)."""
+        return cls.Config()
+
+    @classmethod
+    def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
+        """Changes to the shared search configuration this method's paper made
+        (e.g. GDAS: 250 epochs under ``paper``)."""
+        return {}
+
+    # -- protocol -----------------------------------------------------------------
+    def supernet_options(self) -> dict[str, Any]:
+        """Extra keyword arguments for the supernet (e.g. partial channels)."""
+        return {}
+
+    def setup(self, ctx: SearchContext) -> None:  # noqa: B027 - optional hook
+        """Called once after the network and the weight optimiser exist."""
+
+    def on_epoch_start(self, ctx: SearchContext) -> None:  # noqa: B027
+        """Called at the start of each epoch (``ctx.epoch`` is set)."""
+
+    @abc.abstractmethod
+    def step(self, batch, ctx: SearchContext) -> dict[str, float]:
+        """One search step on ``batch`` (a StepBatch with a train and a valid
+        half). Updates weights and architecture; returns scalar statistics,
+        at least ``train_loss``, ``train_acc``, ``valid_loss``, ``valid_acc``."""
+
+    def on_epoch_end(self, ctx: SearchContext) -> None:  # noqa: B027
+        """Called at the end of each epoch, before the cell is derived."""
+
+    @abc.abstractmethod
+    def genotype(self) -> Cell:
+        """The cell the method would return now."""
+
+    def op_probabilities(self) -> torch.Tensor | None:
+        """[6, 5] probabilities of each op per edge (for plots), if any."""
+        return None
+
+    def arch_parameters(self) -> list[torch.Tensor]:
+        """The architecture parameters (Hessian diagnostics use the first)."""
+        return []
+
+    def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the supernet consumes: ([6,5] weights, optional [6] active ops)."""
+        raise NotImplementedError(f"{self.name} does not drive a supernet")
+
+    @abc.abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: parameters, optimisers, RNG, buffers."""
+
+    @abc.abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (called after :meth:`setup`)."""
+
+
+def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
+    """Top-1 accuracy in %."""
+    return float((logits.argmax(1) == target).float().mean()) * 100.0
+
+
+class ArchParamMethod(SearchMethod):
+    """DARTS-like method: a 6x5 ``alpha`` trained by Adam on the valid half.
+
+    Subclasses customise :meth:`edge_weights` (how alpha becomes supernet
+    weights), :meth:`loss` (a side-effect-free change of the loss, e.g. a
+    regulariser), :meth:`objective` (forward pass + loss of a step, for terms
+    that need the inputs or keep per-sample state, e.g. SD-DARTS's teachers)
+    and :meth:`step` (order and kind of the two updates). The default step is DARTS-V1 as the
+    NB201 reference runs it: a weight step on the train batch, then a
+    first-order architecture step on the valid batch.
+    """
+
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
+        super().__init__(config, seed)
+        init = torch.Generator().manual_seed(derive_seed(self.seed, "alpha-init"))
+        self.alpha = (1e-3 * torch.randn(NUM_EDGES, NUM_OPS, generator=init)).requires_grad_(True)
+        self.a_optimizer: torch.optim.Optimizer | None = None
+
+    # -- extension points ----------------------------------------------------------
+    def extra_arch_parameters(self) -> list[torch.Tensor]:
+        """More architecture tensors optimised with alpha (e.g. PC-DARTS betas)."""
+        return []
+
+    def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return F.softmax(self.alpha, dim=-1), None
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor, indices: torch.Tensor,
+             half: str, ctx: SearchContext) -> torch.Tensor:
+        """The loss of a forward pass on the ``half`` ('train' or 'valid') batch.
+
+        Must have no side effects: besides :meth:`objective` it is called by
+        second-order methods on virtual weights (DARTS-V2)."""
+        return F.cross_entropy(logits, target)
+
+    def objective(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
+                  ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        """Forward pass and loss of the ``half`` batch within a step.
+
+        Called exactly once per step and half, by :meth:`weight_step`
+        ('train') and :meth:`arch_step` ('valid'). Returns (the loss to
+        minimise, the logits, extra statistics). The extra statistics update
+        the step's ``{half}_loss`` / ``{half}_acc`` (so a method may report the
+        plain cross-entropy there and its own term under another key).
+        """
+        logits = self.forward(x, ctx)
+        return self.loss(logits, target, indices, half, ctx), logits, {}
+
+    # -- protocol ---------------------------------------------------------------------
+    def arch_parameters(self) -> list[torch.Tensor]:
+        return [self.alpha, *self.extra_arch_parameters()]
+
+    def setup(self, ctx: SearchContext) -> None:
+        with torch.no_grad():
+            self.alpha = self.alpha.detach().to(ctx.device).requires_grad_(True)
+        s = ctx.search
+        self.a_optimizer = torch.optim.Adam(
+            self.arch_parameters(), lr=s.a_lr, betas=(s.a_beta1, s.a_beta2), weight_decay=s.a_weight_decay
+        )
+
+    def forward(self, x: torch.Tensor, ctx: SearchContext) -> torch.Tensor:
+        weights, active = self.edge_weights(training=True)
+        return ctx.network(x, weights.to(x.device), None if active is None else active.to(x.device))
+
+    def weight_step(self, batch, ctx: SearchContext) -> dict[str, float]:
+        """SGD step of the supernet weights on the train batch (grad-clipped)."""
+        ctx.w_optimizer.zero_grad(set_to_none=True)
+        loss, logits, extra = self.objective(batch.x_train, batch.y_train, batch.idx_train, "train", ctx)
+        loss.backward()
+        if ctx.search.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(ctx.network.parameters(), ctx.search.grad_clip)
+        ctx.w_optimizer.step()
+        return {"train_loss": float(loss), "train_acc": accuracy(logits, batch.y_train), **extra}
+
+    def arch_step(self, batch, ctx: SearchContext) -> dict[str, float]:
+        """First-order Adam step of the architecture on the valid batch."""
+        assert self.a_optimizer is not None, "setup() was not called"
+        self.a_optimizer.zero_grad(set_to_none=True)
+        loss, logits, extra = self.objective(batch.x_valid, batch.y_valid, batch.idx_valid, "valid", ctx)
+        loss.backward()
+        self.a_optimizer.step()
+        return {"valid_loss": float(loss), "valid_acc": accuracy(logits, batch.y_valid), **extra}
+
+    def step(self, batch, ctx: SearchContext) -> dict[str, float]:
+        stats = self.weight_step(batch, ctx)
+        stats.update(self.arch_step(batch, ctx))
+        return stats
+
+    def genotype(self) -> Cell:
+        return Cell.from_op_ids(self.alpha.detach().argmax(dim=-1).tolist())
+
+    def op_probabilities(self) -> torch.Tensor:
+        return F.softmax(self.alpha.detach(), dim=-1).cpu()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "arch": [p.detach().cpu().clone() for p in self.arch_parameters()],
+            "a_optimizer": None if self.a_optimizer is None else self.a_optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            for p, saved in zip(self.arch_parameters(), state["arch"], strict=True):
+                p.copy_(saved.to(p.device))
+        if state.get("a_optimizer") is not None and self.a_optimizer is not None:
+            self.a_optimizer.load_state_dict(state["a_optimizer"])

@@ -1,0 +1,59 @@
+"""Where a number came from: versions, code revision, machine, device, time."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from nasbench_sd import __version__
+
+
+def code_revision() -> str:
+    """Git revision of the source tree this package runs from ("+dirty" if
+    modified), or "unknown" for an installed copy outside a checkout."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
+        if rev.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_name(device: Any) -> str:
+    """Human name of a torch device (GPU model or CPU description)."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, " \
+           f"{torch.get_num_threads()} torch threads)"
+
+
+def environment(device: Any = "cpu") -> dict[str, Any]:
+    """Package versions, code revision, machine and device of this process."""
+    import numpy
+    import torch
+
+    return {
+        "nasbench_sd": __version__,
+        "code_revision": code_revision(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "device": str(device),
+        "device_name": device_name(device),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

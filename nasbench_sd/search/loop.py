@@ -1,0 +1,177 @@
+"""The one search loop. It reads top to bottom and never branches on the method.
+
+Per step the method gets a train batch and a valid batch (see
+:mod:`nasbench_sd.methods.base` for the call protocol). After each epoch the
+loop records supernet losses/accuracies, the derived cell and its six
+benchmark figures, the number of parameter-free ops, the op probabilities,
+optionally the dominant Hessian eigenvalue, and wall time; then it writes a
+checkpoint. A killed run resumes from the last finished epoch and ends exactly
+where an uninterrupted run ends (on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasbench_sd.config import RunConfig, SearchConfig
+from nasbench_sd.errors import RunError
+from nasbench_sd.io import directory_lock, ensure_writable_dir
+from nasbench_sd.methods import SearchContext, SearchMethod, create_method
+from nasbench_sd.search.hessian import dominant_eigenvalue
+from nasbench_sd.search.progress import Progress
+from nasbench_sd.search.rundir import RunDir
+from nasbench_sd.seeding import derive_seed
+
+
+def cosine_lr(s: SearchConfig, epoch: int, step: int, steps: int) -> float:
+    """Weight learning rate at (epoch, step): cosine from w_lr to w_lr_min over
+    all epochs, updated every step (the NB201 reference schedule)."""
+    t = (epoch + step / steps) / s.epochs
+    return s.w_lr_min + 0.5 * (s.w_lr - s.w_lr_min) * (1.0 + math.cos(math.pi * t))
+
+
+def run_search(cfg: RunConfig, out: str | Path, data_root: str | Path | None = None, resume: bool = False,
+               quiet: bool = False, data: Any = None, max_steps: int | None = None) -> dict[str, Any]:
+    """Run (or resume) one search into run directory ``out``; returns result.json's content.
+
+    ``data`` may pass preloaded :class:`~nasbench_sd.data.SearchData` (several runs
+    in one process). ``max_steps`` stops this invocation after that many steps
+    without a result (time-boxed jobs); ``resume=True`` continues from the last
+    finished epoch.
+    """
+    run = RunDir(out)
+    ensure_writable_dir(run.path)
+    with directory_lock(run.path):
+        has_checkpoint = run.prepare(cfg.to_dict(), resume)
+        return _search(cfg, run, data_root, has_checkpoint, quiet, data, max_steps)
+
+
+def _search(cfg: RunConfig, run: RunDir, data_root, has_checkpoint: bool, quiet: bool, data: Any,
+            max_steps: int | None) -> dict[str, Any]:
+    from nasbench_sd.benchmark import get_benchmark
+    from nasbench_sd.data import SearchLoader, load_search_data
+    from nasbench_sd.nn.supernet import SuperNet
+    from nasbench_sd.search.result import build_result
+
+    s, device, started = cfg.search, torch.device(cfg.device), time.time()
+    method = create_method(cfg.method, cfg.method_config, cfg.seed)
+    bench = get_benchmark(s.benchmark)
+    if not method.trains_supernet:
+        result = build_result(cfg, method.genotype(), bench, [], time.time() - started, None)
+        run.write_result(result)
+        return result
+    if data is None:
+        data = load_search_data(s.dataset, data_root, s.split, limit=s.train_limit or None, device=device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(cfg.seed, "weights-init"))
+        net = SuperNet(s.channels, s.cells_per_stage, data.num_classes, **method.supernet_options()).to(device)
+    w_opt = torch.optim.SGD(net.parameters(), lr=s.w_lr, momentum=s.w_momentum, nesterov=s.w_nesterov,
+                            weight_decay=s.w_weight_decay)
+    loader = SearchLoader(data, s.batch_size, cfg.seed, device)
+    ctx = SearchContext(network=net, w_optimizer=w_opt, device=device, search=s, steps_per_epoch=len(loader),
+                        num_classes=data.num_classes, num_train_keys=int(data.train_index.max()) + 1,
+                        num_valid_keys=int(data.valid_index.max()) + 1)
+    method.setup(ctx)
+    records: list[dict[str, Any]] = []
+    start_epoch, elapsed_before = 0, 0.0
+    if has_checkpoint:
+        state = run.load_checkpoint()
+        net.load_state_dict(state["network"])
+        w_opt.load_state_dict(state["w_optimizer"])
+        method.load_state_dict(state["method"])
+        loader.load_state_dict(state["loader"])
+        torch.set_rng_state(state["torch_rng"])
+        records, start_epoch, elapsed_before = state["records"], state["epoch"] + 1, state["elapsed"]
+        run.rewrite_metrics(records)
+    progress = Progress(total=(s.epochs - start_epoch) * len(loader), initial_epoch=start_epoch,
+                        epochs=s.epochs, disable=quiet, label=f"{cfg.method} seed {cfg.seed}")
+    steps_done = 0
+    for epoch in range(start_epoch, s.epochs):
+        ctx.epoch, t0, sums, n_seen = epoch, time.perf_counter(), defaultdict(float), 0
+        method.on_epoch_start(ctx)
+        for batch in loader:
+            ctx.step, ctx.lr = batch.step, cosine_lr(s, epoch, batch.step, len(loader))
+            for group in w_opt.param_groups:
+                group["lr"] = ctx.lr
+            stats = method.step(batch, ctx)
+            _check_finite(stats, method, epoch, batch.step, run)
+            n = int(batch.y_train.shape[0])
+            for k, v in stats.items():
+                sums[k] += float(v) * n
+            n_seen += n
+            steps_done += 1
+            progress.update(epoch, stats)
+            if max_steps is not None and steps_done >= max_steps:
+                progress.close()
+                return {}
+        method.on_epoch_end(ctx)
+        _check_finite({}, method, epoch, len(loader), run)
+        record = _epoch_record(epoch, method, bench, {k: v / n_seen for k, v in sums.items()}, ctx,
+                               time.perf_counter() - t0, cfg, data, net)
+        records.append(record)
+        run.append_metrics(record)
+        elapsed = elapsed_before + time.time() - started
+        run.save_checkpoint({"epoch": epoch, "network": net.state_dict(), "w_optimizer": w_opt.state_dict(),
+                             "method": method.state_dict(), "loader": loader.state_dict(),
+                             "torch_rng": torch.get_rng_state(), "records": records, "elapsed": elapsed})
+        progress.epoch_done(record)
+    progress.close()
+    result = build_result(cfg, method.genotype(), bench, records, elapsed_before + time.time() - started, data)
+    run.write_result(result)
+    return result
+
+
+def _epoch_record(epoch: int, method: SearchMethod, bench, means: dict[str, float], ctx: SearchContext,
+                  seconds: float, cfg: RunConfig, data, net) -> dict[str, Any]:
+    cell = method.genotype()
+    rec = bench.record(cell)
+    probs = method.op_probabilities()
+    record = {
+        "epoch": epoch + 1,  # 1-based: the number of finished epochs
+        **{k: round(v, 6) for k, v in means.items()},
+        "lr_end": ctx.lr,
+        "cell": str(cell),
+        "index": rec.index,
+        "benchmark": rec.figures(),
+        "num_parameter_free": cell.num_parameter_free,
+        "op_probs": None if probs is None else [[round(float(p), 6) for p in row] for row in probs],
+        "epoch_seconds": round(seconds, 3),
+    }
+    every = cfg.search.hessian_every
+    if every and ((epoch + 1) % every == 0 or epoch + 1 == cfg.search.epochs) and method.arch_parameters():
+        record["hessian_eig"] = _hessian(method, net, data, cfg)
+    return record
+
+
+def _hessian(method: SearchMethod, net, data, cfg: RunConfig) -> float:
+    from nasbench_sd.data.augment import normalize
+
+    s = cfg.search
+    n = min(s.hessian_samples, data.n_valid)
+    device = next(net.parameters()).device
+    x = normalize(data.valid_images[:n].to(device), data.mean, data.std)
+    y = data.valid_labels[:n].to(device)
+
+    def loss() -> torch.Tensor:
+        weights, active = method.edge_weights(training=False)
+        return torch.nn.functional.cross_entropy(net(x, weights, active), y)
+
+    gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "hessian"))
+    return dominant_eigenvalue(loss, method.arch_parameters()[:1], s.hessian_iters, gen)
+
+
+def _check_finite(stats: dict[str, float], method: SearchMethod, epoch: int, step: int, run: RunDir) -> None:
+    bad = [k for k, v in stats.items() if not math.isfinite(float(v))]
+    if not bad and all(bool(torch.isfinite(p).all()) for p in method.arch_parameters()):
+        return
+    what = ", ".join(bad) if bad else "architecture parameters"
+    raise RunError(
+        f"non-finite {what} at epoch {epoch + 1} step {step + 1}; stopped. The last good checkpoint and "
+        f"the metrics so far are kept in {run.path} (lower the learning rates and rerun elsewhere)"
+    )

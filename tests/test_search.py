@@ -1,0 +1,97 @@
+"""The search loop: records per epoch, result provenance, resume == uninterrupted,
+protection of existing results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from nasbench_sd.benchmark import COLUMNS, get_benchmark
+from nasbench_sd.cells import Cell
+from nasbench_sd.errors import UserError
+from nasbench_sd.search import cosine_lr, run_search
+from nasbench_sd.search.rundir import RunDir
+from searchkit import tiny_config, tiny_data
+
+
+def test_metrics_and_result(tmp_path):
+    cfg = tiny_config("darts-v1", hessian_every="1", hessian_iters="3", hessian_samples="8")
+    result = run_search(cfg, tmp_path / "run", data=tiny_data(), quiet=True)
+    records = RunDir(tmp_path / "run").metrics()
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    bench = get_benchmark()
+    for r in records:
+        cell = Cell.from_string(r["cell"])
+        assert r["benchmark"] == bench.record(cell).figures()
+        assert r["index"] == bench.index(cell)
+        assert r["num_parameter_free"] == cell.num_parameter_free
+        assert len(r["op_probs"]) == 6 and all(abs(sum(row) - 1) < 1e-4 for row in r["op_probs"])
+        assert {"train_loss", "train_acc", "valid_loss", "valid_acc", "epoch_seconds"} <= set(r)
+        assert "hessian_eig" in r and r["hessian_eig"] == r["hessian_eig"]
+    assert result["cell"] == records[-1]["cell"]
+    assert set(result["benchmark"]) == set(COLUMNS)
+    prov = result["provenance"]
+    assert prov["benchmark"]["hp"] == "200" and prov["split_protocol"] == "official"
+    assert prov["search_dataset"] == "cifar10" and "torch" in prov and "bn_mode" in prov
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["config"]["search"]["epochs"] == 3 and saved["seed"] == 0
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    cfg = tiny_config("darts-v1", epochs="4")
+    data = tiny_data()
+    full = run_search(cfg, tmp_path / "full", data=data, quiet=True)
+    # interrupted mid-epoch 3 (3 steps per epoch), then resumed in a fresh call
+    assert run_search(cfg, tmp_path / "cut", data=data, quiet=True, max_steps=7) == {}
+    with pytest.raises(UserError, match="--resume"):
+        run_search(cfg, tmp_path / "cut", data=data, quiet=True)
+    resumed = run_search(cfg, tmp_path / "cut", data=data, quiet=True, resume=True)
+    assert resumed["cell"] == full["cell"]
+    a = RunDir(tmp_path / "full").load_checkpoint()
+    b = RunDir(tmp_path / "cut").load_checkpoint()
+    for x, y in zip(a["method"]["arch"], b["method"]["arch"]):
+        assert torch.equal(x, y)
+    for k in a["network"]:
+        assert torch.equal(a["network"][k], b["network"][k]), k
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in rs]  # noqa: E731
+    assert strip(RunDir(tmp_path / "full").metrics()) == strip(RunDir(tmp_path / "cut").metrics())
+
+
+def test_finished_run_is_never_overwritten(tmp_path):
+    cfg = tiny_config("darts-v1", epochs="1")
+    run_search(cfg, tmp_path / "r", data=tiny_data(), quiet=True)
+    before = (tmp_path / "r" / "result.json").read_bytes()
+    with pytest.raises(UserError, match="finished run"):
+        run_search(cfg, tmp_path / "r", data=tiny_data(), quiet=True, resume=True)
+    other = tiny_config("darts-v1", epochs="2")
+    with pytest.raises(UserError, match="another configuration"):
+        run_search(other, tmp_path / "r", data=tiny_data(), quiet=True, resume=True)
+    assert (tmp_path / "r" / "result.json").read_bytes() == before
+
+
+def test_corrupt_checkpoint_falls_back_to_previous(tmp_path, capsys):
+    cfg = tiny_config("darts-v1", epochs="3")
+    data = tiny_data()
+    full = run_search(cfg, tmp_path / "full", data=data, quiet=True)
+    run_search(cfg, tmp_path / "cut", data=data, quiet=True, max_steps=7)  # 2 epochs checkpointed
+    ckpt = tmp_path / "cut" / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:-100])  # truncated
+    resumed = run_search(cfg, tmp_path / "cut", data=data, quiet=True, resume=True)
+    assert "unreadable" in capsys.readouterr().err
+    assert resumed["cell"] == full["cell"]
+
+
+def test_cosine_schedule_endpoints():
+    cfg = tiny_config("darts-v1").search
+    assert cosine_lr(cfg, 0, 0, 10) == pytest.approx(cfg.w_lr)
+    assert cosine_lr(cfg, cfg.epochs, 0, 10) == pytest.approx(cfg.w_lr_min)
+    values = [cosine_lr(cfg, e, s, 10) for e in range(cfg.epochs) for s in range(10)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_random_method_needs_no_training(tmp_path):
+    r1 = run_search(tiny_config("random", seed=1), tmp_path / "a", quiet=True)
+    r2 = run_search(tiny_config("random", seed=1), tmp_path / "b", quiet=True)
+    assert r1["cell"] == r2["cell"] and Cell.from_string(r1["cell"])
