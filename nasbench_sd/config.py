@@ -18,6 +18,11 @@ from nasbench_sd.errors import UserError
 PRESETS = ("paper", "cpu")
 
 
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise UserError(message)
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """Settings shared by every method (NB201-PROTOCOL.md, "Optimisation")."""
@@ -104,11 +109,6 @@ class RunConfig:
         d = self.to_dict()
         d.pop("device")
         return d
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise UserError(message)
 
 
 def parse_sets(items: typing.Iterable[str]) -> dict[str, str]:
