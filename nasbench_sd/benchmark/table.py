@@ -24,17 +24,24 @@ EXTRA_COLUMNS = ("c10valid_oritest", "c10_test_nats", "c100_test_nats", "in16_te
 
 
 class _Table:
-    """Column-oriented, in-memory copy of the CSV."""
+    """Column-oriented, in-memory copy of the CSV (index order)."""
 
-    def __init__(self, rows: list[dict[str, str]]):
+    def __init__(self, header: list[str], rows: list[list[str]]):
         if len(rows) != NUM_CELLS:
             raise UserError(f"benchmark table has {len(rows)} rows, expected {NUM_CELLS}")
-        self.arch = [r["arch"] for r in rows]
-        self.index_of = {a: i for i, a in enumerate(self.arch)}
-        if any(int(r["index"]) != i for i, r in enumerate(rows)):
+        col = {name: k for k, name in enumerate(header)}
+        i_index, i_arch = col["index"], col["arch"]
+        if any(int(r[i_index]) != i for i, r in enumerate(rows)):
             raise UserError("benchmark table is not ordered by NB201 index")
+        self.arch = [r[i_arch] for r in rows]
+        # key: the tuple of op names in arch-string order (== Cell.ops)
+        self.index_of = {_ops_of(a): i for i, a in enumerate(self.arch)}
         names = (*COLUMNS, *EXTRA_COLUMNS, "params_mb_cifar10")
-        self.columns = {c: [float(r[c]) for r in rows] for c in names}
+        self.columns = {c: [float(r[col[c]]) for r in rows] for c in names}
+
+
+def _ops_of(arch: str) -> tuple[str, ...]:
+    return tuple(tok.partition("~")[0] for tok in arch.replace("+", "|").split("|") if tok)
 
 
 @cache
@@ -45,11 +52,11 @@ def _load(path: str | None) -> _Table:
         else:
             with open(path, "rb") as f:
                 raw = f.read()
-        text = gzip.decompress(raw).decode("utf-8")
-        return _Table(list(csv.DictReader(io.StringIO(text))))
+        rows = list(csv.reader(io.StringIO(gzip.decompress(raw).decode("utf-8"))))
+        return _Table(rows[0], rows[1:])
     except FileNotFoundError as e:
         raise UserError(f"benchmark table not found: {e.filename}") from None
-    except (OSError, EOFError, KeyError, ValueError, UnicodeDecodeError) as e:
+    except (OSError, EOFError, KeyError, IndexError, ValueError, UnicodeDecodeError) as e:
         where = path or f"bundled {TABLE_FILE}"
         raise UserError(f"benchmark table {where} is corrupt ({type(e).__name__}: {e})") from None
 
@@ -67,7 +74,7 @@ class TableBenchmark(Benchmark):
         return _load(self._path)
 
     def index(self, cell: Cell) -> int:
-        return self._t.index_of[str(cell)]
+        return self._t.index_of[cell.ops]
 
     def cell(self, index: int) -> Cell:
         if not 0 <= index < NUM_CELLS:
