@@ -251,7 +251,7 @@ class ArchParamMethod(SearchMethod):
         if ctx.search.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(ctx.network.parameters(), ctx.search.grad_clip)
         ctx.w_optimizer.step()
-        return {"train_loss": float(loss), "train_acc": accuracy(logits, batch.y_train), **extra}
+        return {"train_loss": float(loss.detach()), "train_acc": accuracy(logits, batch.y_train), **extra}
 
     def arch_step(self, batch, ctx: SearchContext) -> dict[str, float]:
         """First-order Adam step of the architecture on the valid batch."""
@@ -260,7 +260,7 @@ class ArchParamMethod(SearchMethod):
         loss, logits, extra = self.objective(batch.x_valid, batch.y_valid, batch.idx_valid, "valid", ctx)
         loss.backward()
         self.a_optimizer.step()
-        return {"valid_loss": float(loss), "valid_acc": accuracy(logits, batch.y_valid), **extra}
+        return {"valid_loss": float(loss.detach()), "valid_acc": accuracy(logits, batch.y_valid), **extra}
 
     def step(self, batch, ctx: SearchContext) -> dict[str, float]:
         stats = self.weight_step(batch, ctx)
