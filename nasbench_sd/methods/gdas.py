@@ -1,0 +1,102 @@
+"""GDAS: one op per edge sampled by Gumbel-softmax with a straight-through estimator.
+
+Dong, Yang, "Searching for A Robust Neural Architecture in Four GPU Hours",
+CVPR 2019. Follows the NB201 reference (D-X-Y/AutoDL-Projects, GDAS search):
+weight step then arch step per step, a fresh Gumbel sample per forward pass,
+tau falling linearly from 10 to 0.1 over the epochs, argmax genotype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from nasbench_sd.errors import UserError
+from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext
+from nasbench_sd.seeding import derive_seed
+
+#: Draws before giving up when the Gumbel sample keeps producing inf/NaN.
+MAX_RESAMPLES = 100
+
+
+@dataclass(frozen=True)
+class GDASConfig(MethodConfig):
+    """Temperature schedule (NB201 reference GDAS config: tau_max 10, tau_min 0.1)."""
+
+    tau_max: float = 10.0
+    tau_min: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0 < self.tau_min <= self.tau_max:
+            raise UserError(f"gdas needs 0 < tau_min <= tau_max, got {self.tau_min}, {self.tau_max}")
+
+
+class GDAS(ArchParamMethod):
+    """Gumbel-softmax sampling of one op per edge (the supernet's sampled mode).
+
+    :meth:`edge_weights` (training) draws Gumbel noise from the method's own
+    CPU generator (stream ``"gumbel"``), moves it to alpha's device and returns
+    ``(hardwts, index)``: ``index`` = argmax of ``(log_softmax(alpha) + g) / tau``
+    and ``hardwts = one_hot(index) + (probs - probs.detach())``, exactly one-hot
+    in value with the gradient of ``probs`` (the reference writes
+    ``one_hot - probs.detach() + probs``, which equals it up to rounding).
+    A sample with inf/NaN is redrawn.
+    """
+
+    name = "gdas"
+    description = "GDAS: Gumbel-softmax sampled single-path supernet with straight-through gradients"
+    paper = "Dong, Yang. Searching for A Robust Neural Architecture in Four GPU Hours. CVPR 2019"
+    Config = GDASConfig
+
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
+        super().__init__(config, seed)
+        self.gumbel_generator = torch.Generator().manual_seed(derive_seed(self.seed, "gumbel"))
+        self.tau = float(self.config.tau_max)
+
+    @classmethod
+    def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
+        """GDAS's own NB201 schedule runs 250 epochs (NB201 reference config)."""
+        return {"epochs": 250} if preset == "paper" else {}
+
+    def tau_at(self, epoch: int, epochs: int) -> float:
+        """``tau_max - (tau_max - tau_min) * epoch / (epochs - 1)`` (tau_max for a 1-epoch run)."""
+        c = self.config
+        if epochs <= 1:
+            return float(c.tau_max)
+        return float(c.tau_max - (c.tau_max - c.tau_min) * epoch / (epochs - 1))
+
+    def on_epoch_start(self, ctx: SearchContext) -> None:
+        """Set this epoch's temperature."""
+        self.tau = self.tau_at(ctx.epoch, ctx.epochs)
+
+    def gumbel(self) -> torch.Tensor:
+        """A [6, 5] Gumbel(0, 1) sample from the method's generator (on the CPU)."""
+        return -torch.empty(self.alpha.shape).exponential_(generator=self.gumbel_generator).log()
+
+    def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Training: a Gumbel sample (``hardwts``, ``index``). Not training (plots,
+        Hessian): the noise-free version at the current tau, which draws nothing."""
+        log_p = F.log_softmax(self.alpha, dim=-1)
+        for _ in range(MAX_RESAMPLES):
+            noise = self.gumbel().to(self.alpha.device) if training else torch.zeros_like(log_p)
+            probs = F.softmax((log_p + noise) / self.tau, dim=-1)
+            index = probs.argmax(dim=-1)
+            one_hot = torch.zeros_like(probs).scatter_(-1, index.unsqueeze(-1), 1.0)
+            hardwts = one_hot + (probs - probs.detach())
+            if bool(torch.isfinite(noise).all() & torch.isfinite(hardwts).all()):
+                return hardwts, index
+        raise FloatingPointError(f"gdas: no finite Gumbel sample in {MAX_RESAMPLES} draws (alpha not finite?)")
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["gumbel_rng"] = self.gumbel_generator.get_state()
+        state["tau"] = self.tau
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.gumbel_generator.set_state(state["gumbel_rng"])
+        self.tau = float(state["tau"])
