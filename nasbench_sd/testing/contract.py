@@ -1,0 +1,420 @@
+"""The contract every search method must pass, built-in or plugin.
+
+Each ``check_*`` takes a method name (registered, plugins included) or a
+:class:`~nasbench_sd.methods.base.SearchMethod` subclass, runs a tiny CPU
+search through the documented call protocol (:class:`Harness`) and raises
+:class:`AssertionError` with a message naming the broken promise. A check that
+does not apply (e.g. arch gradients of random search) returns a note instead
+of ``None``. Use from a plugin's tests::
+
+    from nasbench_sd.testing import run_contract
+    run_contract("my-method")
+
+or parametrised in pytest (``contract_cases()`` pairs every registered method
+with every check; skip when a check returns a note).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import io
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nasbench_sd.cells import Cell
+from nasbench_sd.config import CPU, PAPER, SearchConfig
+from nasbench_sd.methods.base import MethodConfig, SearchContext, SearchMethod
+from nasbench_sd.methods.registry import get_method, list_methods
+from nasbench_sd.seeding import derive_seed
+
+MethodLike = str | type[SearchMethod]
+STEP_KEYS = ("train_loss", "train_acc", "valid_loss", "valid_acc")
+
+
+def method_class(method: MethodLike) -> type[SearchMethod]:
+    """The class of a registered name, or ``method`` itself."""
+    return get_method(method) if isinstance(method, str) else method
+
+
+def toy_search_config(**overrides: Any) -> SearchConfig:
+    """A 3-epoch search on a 4-channel, 1-cell-per-stage supernet with batch 8."""
+    return SearchConfig(**{"channels": 4, "cells_per_stage": 1, "epochs": 3, "batch_size": 8, **overrides})
+
+
+@dataclass(frozen=True, eq=False)
+class ToyBatch:
+    """The fields of :class:`nasbench_sd.data.StepBatch` a method may read."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    idx_train: torch.Tensor
+    x_valid: torch.Tensor
+    y_valid: torch.Tensor
+    idx_valid: torch.Tensor
+    epoch: int
+    step: int
+
+
+@dataclass
+class TracePoint:
+    """The state after one step: arch parameters, network tensors, statistics."""
+
+    epoch: int
+    step: int
+    arch: list[torch.Tensor]
+    network: list[torch.Tensor]
+    stats: dict[str, float]
+
+
+class Harness:
+    """A tiny deterministic CPU search driven exactly by the call protocol.
+
+    Random images (``image_size``², ``steps_per_epoch * batch_size`` samples
+    per half, dataset indices spread over ``2 n`` keys) are fixed; each epoch
+    visits them in an order that depends only on the epoch. The network is a
+    :class:`~nasbench_sd.nn.supernet.SuperNet` initialised from the stream
+    ``"weights-init"``; the weight optimiser is SGD as in the search loop with
+    the loop's per-step cosine learning rate. ``overrides`` change the
+    method's default config; with ``contract=True`` the class's
+    ``contract_overrides`` are applied first.
+    """
+
+    def __init__(self, method: MethodLike, seed: int = 0, overrides: dict[str, Any] | None = None, *,
+                 contract: bool = True, search: SearchConfig | None = None, steps_per_epoch: int = 2,
+                 image_size: int = 8, num_classes: int = 10, validate: bool = True):
+        from nasbench_sd.nn.supernet import SuperNet
+
+        self.cls = method_class(method)
+        self.search = search if search is not None else toy_search_config()
+        changes = {**(self.cls.contract_overrides if contract else {}), **(overrides or {})}
+        config: MethodConfig = dataclasses.replace(self.cls.Config(), **changes)
+        if validate:
+            config.validate_for(self.search)
+        self.method = self.cls(config, seed)
+        self.steps_per_epoch, self.epoch = steps_per_epoch, 0
+        n, s = steps_per_epoch * self.search.batch_size, self.search
+        g = torch.Generator().manual_seed(12345)
+        self.data = {half: (torch.randn(n, 3, image_size, image_size, generator=g),
+                            torch.randint(0, num_classes, (n,), generator=g),
+                            torch.randperm(2 * n, generator=g)[:n]) for half in ("train", "valid")}
+        if not self.cls.trains_supernet:
+            self.ctx = None
+            return
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(seed, "weights-init"))
+            net = SuperNet(s.channels, s.cells_per_stage, num_classes, **self.method.supernet_options())
+        opt = torch.optim.SGD(net.parameters(), lr=s.w_lr, momentum=s.w_momentum,
+                              nesterov=s.w_nesterov and s.w_momentum > 0, weight_decay=s.w_weight_decay)
+        self.ctx = SearchContext(network=net, w_optimizer=opt, device=torch.device("cpu"), search=s,
+                                 steps_per_epoch=steps_per_epoch, num_classes=num_classes,
+                                 num_train_keys=2 * n, num_valid_keys=2 * n)
+        self.method.setup(self.ctx)
+
+    def batch(self, epoch: int, step: int) -> ToyBatch:
+        """Batch ``step`` of ``epoch`` (the same for every harness)."""
+        b = self.search.batch_size
+        parts = []
+        for k, half in enumerate(("train", "valid")):
+            x, y, idx = self.data[half]
+            order = torch.randperm(len(y), generator=torch.Generator().manual_seed(1000 * epoch + k))
+            sel = order[step * b:(step + 1) * b]
+            parts += [x[sel], y[sel], idx[sel]]
+        return ToyBatch(*parts, epoch=epoch, step=step)
+
+    def arch(self) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in self.method.arch_parameters()]
+
+    def network(self) -> list[torch.Tensor]:
+        return [t.detach().clone() for t in self.ctx.network.state_dict().values()]
+
+    def run(self, until: int | None = None, max_steps: int | None = None) -> list[TracePoint]:
+        """Run epochs ``self.epoch .. until-1`` (default: to the end) by the
+        protocol; returns the state after every step. ``max_steps`` stops early
+        (mid-epoch, without ``on_epoch_end``). Runs on one CPU thread."""
+        with single_thread():
+            return self._run(until, max_steps)
+
+    def _run(self, until: int | None, max_steps: int | None) -> list[TracePoint]:
+        s, ctx, trace = self.search, self.ctx, []
+        until = s.epochs if until is None else until
+        while self.epoch < until:
+            ctx.epoch = self.epoch
+            self.method.on_epoch_start(ctx)
+            for step in range(self.steps_per_epoch):
+                t = (self.epoch + step / self.steps_per_epoch) / s.epochs
+                ctx.step = step
+                ctx.lr = s.w_lr_min + 0.5 * (s.w_lr - s.w_lr_min) * (1.0 + math.cos(math.pi * t))
+                for group in ctx.w_optimizer.param_groups:
+                    group["lr"] = ctx.lr
+                stats = self.method.step(self.batch(self.epoch, step), ctx)
+                trace.append(TracePoint(self.epoch, step, self.arch(), self.network(), dict(stats)))
+                if max_steps is not None and len(trace) >= max_steps:
+                    return trace
+            self.method.on_epoch_end(ctx)
+            self.method.genotype()
+            self.epoch += 1
+        return trace
+
+    def checkpoint(self) -> bytes:
+        """What the loop saves after an epoch, serialised (plain tensors only)."""
+        buf = io.BytesIO()
+        torch.save({"epoch": self.epoch, "network": self.ctx.network.state_dict(),
+                    "w_optimizer": self.ctx.w_optimizer.state_dict(), "method": self.method.state_dict()}, buf)
+        return buf.getvalue()
+
+    def restore(self, blob: bytes) -> None:
+        """Resume from :meth:`checkpoint` (loaded with ``weights_only=True``)."""
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        self.ctx.network.load_state_dict(state["network"])
+        self.ctx.w_optimizer.load_state_dict(state["w_optimizer"])
+        self.method.load_state_dict(state["method"])
+        self.epoch = int(state["epoch"])
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one CPU thread inside the block (restored after): the toy
+    problems gain nothing from threads and slow down badly on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _one_thread(check: Callable[[MethodLike], str | None]) -> Callable[[MethodLike], str | None]:
+    @functools.wraps(check)
+    def wrapper(method: MethodLike) -> str | None:
+        with single_thread():
+            return check(method)
+    return wrapper
+
+
+def _equal(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return len(a) == len(b) and all(x.shape == y.shape and torch.equal(x, y) for x, y in zip(a, b))
+
+
+def _first_mismatch(a: list[TracePoint], b: list[TracePoint], stats: bool = True) -> str | None:
+    if len(a) != len(b):
+        return f"{len(a)} steps vs {len(b)}"
+    for p, q in zip(a, b):
+        where = f"epoch {p.epoch} step {p.step}"
+        if not _equal(p.arch, q.arch):
+            return f"arch parameters differ after {where}"
+        if not _equal(p.network, q.network):
+            return f"network tensors differ after {where}"
+        if stats and p.stats != q.stats:
+            return f"step statistics differ after {where}: {p.stats} vs {q.stats}"
+    return None
+
+
+def _name(cls: type[SearchMethod]) -> str:
+    return cls.name or cls.__name__
+
+
+# -- the checks ---------------------------------------------------------------------------
+@_one_thread
+def check_config(method: MethodLike) -> str | None:
+    """Class attributes are set; ``Config`` is a frozen MethodConfig dataclass; both presets
+    give a ``Config`` that passes ``validate_for`` on the preset's search config."""
+    cls = method_class(method)
+    for attr in ("name", "description", "paper"):
+        assert isinstance(getattr(cls, attr), str) and getattr(cls, attr), f"{cls.__name__}.{attr} is empty"
+    assert issubclass(cls.Config, MethodConfig) and dataclasses.is_dataclass(cls.Config), \
+        f"{_name(cls)}: Config must be a dataclass subclassing MethodConfig"
+    assert cls.Config.__dataclass_params__.frozen, f"{_name(cls)}: Config must be frozen"
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    for what in ("ablation", "contract_overrides"):
+        unknown = set(getattr(cls, what) or {}) - fields
+        assert not unknown, f"{_name(cls)}.{what} names unknown config fields {sorted(unknown)}"
+    if cls.ablation_equals is not None:
+        method_class(cls.ablation_equals)
+    search_fields = {f.name for f in dataclasses.fields(SearchConfig)}
+    for preset, base in (("paper", PAPER), ("cpu", CPU)):
+        over = cls.preset_search_overrides(preset)
+        assert set(over) <= search_fields, f"{_name(cls)}: preset_search_overrides({preset!r}) has unknown keys"
+        search = dataclasses.replace(base, **over)
+        cfg = cls.preset_config(preset, search.epochs)
+        assert isinstance(cfg, cls.Config), f"{_name(cls)}.preset_config({preset!r}) is not a {cls.Config.__name__}"
+        cfg.validate_for(search)
+    return None
+
+
+@_one_thread
+def check_step_stats(method: MethodLike) -> str | None:
+    """One step returns finite floats for train/valid loss and accuracy."""
+    cls = method_class(method)
+    if not cls.trains_supernet:
+        return f"{_name(cls)} trains no supernet: no steps"
+    stats = Harness(cls).run(max_steps=1)[0].stats
+    missing = [k for k in STEP_KEYS if k not in stats]
+    assert not missing, f"{_name(cls)}.step() statistics lack {missing}"
+    bad = {k: v for k, v in stats.items() if not (isinstance(v, (int, float)) and math.isfinite(v))}
+    assert not bad, f"{_name(cls)}.step() returned non-finite or non-float statistics {bad}"
+    return None
+
+
+@_one_thread
+def check_edge_weights(method: MethodLike) -> str | None:
+    """``edge_weights(training=False)`` (plots, the loop's Hessian diagnostic) is a
+    [6, 5] tensor that is reproducible, draws no random numbers and is
+    twice differentiable w.r.t. the first arch parameter."""
+    cls = method_class(method)
+    if not cls.trains_supernet:
+        return f"{_name(cls)} trains no supernet: drives no supernet"
+    h = Harness(cls)
+    h.run(max_steps=1)
+    with torch.random.fork_rng(devices=[]):
+        rng = torch.get_rng_state()
+        w1, a1 = h.method.edge_weights(training=False)
+        w2, a2 = h.method.edge_weights(training=False)
+        assert torch.equal(rng, torch.get_rng_state()), \
+            f"{_name(cls)}: edge_weights(training=False) drew from the global RNG"
+    assert w1.shape == (6, 5) and torch.isfinite(w1).all(), f"{_name(cls)}: edge_weights gave {tuple(w1.shape)}"
+    assert torch.equal(w1, w2) and (a1 is None) == (a2 is None) and (a1 is None or torch.equal(a1, a2)), \
+        f"{_name(cls)}: edge_weights(training=False) is not reproducible"
+    b = h.batch(0, 0)
+    loss = torch.nn.functional.cross_entropy(h.ctx.network(b.x_valid, w1, a1), b.y_valid)
+    alpha = h.method.arch_parameters()[0]
+    (g,) = torch.autograd.grad(loss, [alpha], create_graph=True)
+    assert torch.isfinite(g).all() and g.abs().sum() > 0, f"{_name(cls)}: no gradient from the eval weights"
+    return None
+
+
+@_one_thread
+def check_arch_gradients(method: MethodLike) -> str | None:
+    """After one step every arch parameter has a finite, non-zero gradient and changed."""
+    cls = method_class(method)
+    if not cls.trains_supernet:
+        return f"{_name(cls)} trains no supernet: no architecture parameters"
+    h = Harness(cls)
+    before = h.arch()
+    assert before, f"{_name(cls)}.arch_parameters() is empty"
+    h.run(max_steps=1)
+    for i, (p, old) in enumerate(zip(h.method.arch_parameters(), before)):
+        assert torch.isfinite(p).all(), f"{_name(cls)}: arch parameter {i} is not finite after one step"
+        if p.grad is not None:
+            assert torch.isfinite(p.grad).all(), f"{_name(cls)}: arch parameter {i} has a non-finite gradient"
+            assert p.grad.abs().sum() > 0, f"{_name(cls)}: arch parameter {i} got an all-zero gradient"
+        assert not torch.equal(p.detach(), old), f"{_name(cls)}: arch parameter {i} did not change in one step"
+    return None
+
+
+@_one_thread
+def check_genotype_valid(method: MethodLike) -> str | None:
+    """``genotype()`` is a valid :class:`Cell` before and after an epoch of search."""
+    cls = method_class(method)
+    h = Harness(cls)
+    cells = [h.method.genotype()]
+    if cls.trains_supernet:
+        h.run(until=1)
+        cells.append(h.method.genotype())
+    for cell in cells:
+        assert isinstance(cell, Cell), f"{_name(cls)}.genotype() returned {type(cell).__name__}, not a Cell"
+        assert Cell.from_string(str(cell)) == cell, f"{_name(cls)}.genotype() gave an invalid cell {cell}"
+    return None
+
+
+@_one_thread
+def check_state_roundtrip(method: MethodLike) -> str | None:
+    """state_dict -> checkpoint bytes -> fresh instance after setup -> load_state_dict:
+    the next epoch equals continuing the original, bit for bit."""
+    cls = method_class(method)
+    if not cls.trains_supernet:
+        original = Harness(cls, seed=0).method
+        buf = io.BytesIO()
+        torch.save(original.state_dict(), buf)
+        fresh = Harness(cls, seed=1).method
+        fresh.load_state_dict(torch.load(io.BytesIO(buf.getvalue()), weights_only=True))
+        assert fresh.genotype() == original.genotype(), f"{_name(cls)}: restored state gives another cell"
+        return None
+    a = Harness(cls)
+    a.run(until=1)
+    blob = a.checkpoint()
+    cont = a.run(until=2)
+    b = Harness(cls)
+    b.restore(blob)
+    resumed = b.run(until=2)
+    diff = _first_mismatch(cont, resumed)
+    assert diff is None, f"{_name(cls)}: resuming from state_dict differs from continuing: {diff}"
+    assert a.method.genotype() == b.method.genotype(), f"{_name(cls)}: resumed run derives another cell"
+    return None
+
+
+@_one_thread
+def check_deterministic(method: MethodLike) -> str | None:
+    """Same seed -> identical CPU runs (whatever the global torch RNG);
+    another seed -> other arch parameters (or another cell for non-training methods)."""
+    cls = method_class(method)
+    if not cls.trains_supernet:
+        cells = [Harness(cls, seed=s).method.genotype() for s in (0, 0, 1, 2, 3, 4, 5, 6, 7)]
+        assert cells[0] == cells[1], f"{_name(cls)}: the same seed gave two cells"
+        assert len(set(cells)) > 1, f"{_name(cls)}: eight seeds all gave {cells[0]}"
+        return None
+    traces = []
+    for global_seed in (1, 2):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(global_seed)
+            traces.append(Harness(cls, seed=0).run(until=1))
+    diff = _first_mismatch(traces[0], traces[1])
+    assert diff is None, f"{_name(cls)}: two runs with seed 0 differ: {diff} (a draw from the global RNG?)"
+    other = Harness(cls, seed=1).run(until=1)
+    assert not _equal(other[-1].arch, traces[0][-1].arch), f"{_name(cls)}: seeds 0 and 1 give the same arch"
+    return None
+
+
+@_one_thread
+def check_own_term(method: MethodLike) -> str | None:
+    """With ``ablation`` the method equals ``ablation_equals`` step for step and
+    without it differs; with no ablation declared the arch step must move the arch."""
+    cls = method_class(method)
+    if not cls.trains_supernet:
+        return f"{_name(cls)} trains no supernet: no own term"
+    if cls.ablation is None:
+        h = Harness(cls)
+        before = h.arch()
+        h.run(max_steps=1)
+        assert not _equal(h.arch(), before), f"{_name(cls)}: the step leaves the arch parameters unchanged"
+        return None
+    full = Harness(cls).run(until=2)
+    ablated = Harness(cls, overrides=cls.ablation).run(until=2)
+    if cls.ablation_equals is not None:
+        ref = Harness(cls.ablation_equals, contract=False).run(until=2)
+        for p, q in zip(ablated, ref):
+            p.arch = p.arch[:1]
+            q.arch = q.arch[:1]
+        diff = _first_mismatch(ablated, ref, stats=False)
+        assert diff is None, (f"{_name(cls)} with {cls.ablation} should equal {cls.ablation_equals} "
+                              f"step for step: {diff}")
+    same = all(_equal(p.arch[:1], q.arch[:1]) for p, q in zip(full, ablated))
+    assert not same, (f"{_name(cls)}: its own term changes nothing (alpha is the same with and without "
+                      f"{cls.ablation}; contract_overrides {cls.contract_overrides})")
+    return None
+
+
+CONTRACT_CHECKS: list[Callable[[MethodLike], str | None]] = [
+    check_config, check_step_stats, check_edge_weights, check_arch_gradients, check_genotype_valid,
+    check_state_roundtrip, check_deterministic, check_own_term,
+]
+
+
+def contract_cases(methods: list[str] | None = None) -> list[tuple[str, Callable[[MethodLike], str | None]]]:
+    """(method name, check) for every registered method (or ``methods``) and every check."""
+    return [(m, c) for m in (list_methods() if methods is None else methods) for c in CONTRACT_CHECKS]
+
+
+def contract_case_id(case: tuple[str, Callable]) -> str:
+    """A readable pytest id, e.g. ``sd-darts:state_roundtrip``."""
+    return f"{case[0]}:{case[1].__name__.removeprefix('check_')}"
+
+
+def run_contract(method: MethodLike) -> dict[str, str | None]:
+    """Run every check; returns ``{check: note or None}``; raises on the first failure."""
+    return {c.__name__: c(method) for c in CONTRACT_CHECKS}

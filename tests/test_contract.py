@@ -1,0 +1,145 @@
+"""Every registered method (built-ins and installed plugins) passes the contract
+suite shipped in ``nasbench_sd.testing``; the suite catches broken methods; the
+registry refuses duplicate names."""
+
+from __future__ import annotations
+
+import importlib.util
+from importlib import metadata
+
+import pytest
+import torch
+
+from nasbench_sd.methods import RegistryError, get_method, list_methods, register, registry, unregister
+from nasbench_sd.methods.base import ArchParamMethod
+from nasbench_sd.methods.darts import DartsV1
+from nasbench_sd.methods.gdas import GDAS
+from nasbench_sd.methods.sddarts import SDDarts
+from nasbench_sd.testing import (
+    CONTRACT_CHECKS,
+    check_arch_gradients,
+    check_deterministic,
+    check_own_term,
+    check_state_roundtrip,
+    contract_case_id,
+    contract_cases,
+    run_contract,
+)
+
+CASES = contract_cases()
+PLUGIN_INSTALLED = importlib.util.find_spec("nasbench_sd_testplugin") is not None
+
+
+@pytest.mark.parametrize("case", CASES, ids=[contract_case_id(c) for c in CASES])
+def test_contract(case):
+    method, check = case
+    note = check(method)
+    if note:
+        pytest.skip(note)
+
+
+def test_builtins_are_all_covered():
+    names = {m for m, _ in CASES}
+    assert set(registry.BUILTINS) <= names
+    assert len(CASES) == len(names) * len(CONTRACT_CHECKS)
+
+
+# -- the plugin ---------------------------------------------------------------------------
+@pytest.mark.skipif(not PLUGIN_INSTALLED, reason="test plugin not installed (pip install -e tests/plugin)")
+def test_plugin_is_listed_and_in_the_contract_cases():
+    import nasbench_sd_testplugin
+
+    assert "toy-darts" in list_methods()
+    assert get_method("toy-darts") is nasbench_sd_testplugin.ToyDarts
+    assert [c for m, c in CASES if m == "toy-darts"] == CONTRACT_CHECKS  # so test_contract ran it fully
+
+
+def test_run_contract_reports_every_check():
+    notes = run_contract("random")
+    assert list(notes) == [c.__name__ for c in CONTRACT_CHECKS]
+    assert notes["check_genotype_valid"] is None and "no supernet" in notes["check_arch_gradients"]
+
+
+# -- duplicate names ----------------------------------------------------------------------
+def test_registering_a_taken_name_raises():
+    class Impostor(DartsV1):
+        name = "darts-v1"
+
+    with pytest.raises(RegistryError, match="already registered"):
+        register(Impostor)
+
+
+def test_registering_twice_under_one_name_raises():
+    class First(DartsV1):
+        name = "test-dup-method"
+
+    class Second(DartsV1):
+        name = "test-dup-method"
+
+    register(First)
+    try:
+        assert register(First) is First  # the same class again is harmless
+        with pytest.raises(RegistryError):
+            register(Second)
+    finally:
+        unregister("test-dup-method")
+    assert "test-dup-method" not in list_methods()
+
+
+def test_plugin_clashing_with_a_builtin_raises(monkeypatch):
+    fake = metadata.EntryPoint(name="gdas", value="somewhere:Else", group=registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "_sources", None)
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [fake])
+    with pytest.raises(RegistryError, match="clashes"):
+        list_methods()
+
+
+# -- the suite catches broken methods -------------------------------------------------------
+class ForgetfulSD(SDDarts):
+    """Drops its teacher store from the checkpoint."""
+
+    name = "broken-forgetful"
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["teachers"] = None
+        return state
+
+
+class GlobalRngGDAS(GDAS):
+    """Draws Gumbel noise from torch's global RNG."""
+
+    name = "broken-global-rng"
+
+    def gumbel(self):
+        return -torch.empty(self.alpha.shape).exponential_().log()
+
+
+class DeadTermSD(SDDarts):
+    """Declares an own term that never enters the loss."""
+
+    name = "broken-dead-term"
+
+    def objective(self, x, target, indices, half, ctx):
+        return DartsV1.objective(self, x, target, indices, half, ctx)
+
+
+class FrozenArch(ArchParamMethod):
+    """Never takes an arch step."""
+
+    name = "broken-frozen-arch"
+    description = paper = "test"
+
+    def step(self, batch, ctx):
+        return self.weight_step(batch, ctx)
+
+
+@pytest.mark.parametrize("broken, check", [
+    (ForgetfulSD, check_state_roundtrip),
+    (GlobalRngGDAS, check_deterministic),
+    (DeadTermSD, check_own_term),
+    (FrozenArch, check_arch_gradients),
+], ids=["forgotten-state", "global-rng", "dead-term", "frozen-arch"])
+def test_contract_catches_broken_methods(broken, check):
+    with pytest.raises(AssertionError):
+        check(broken)

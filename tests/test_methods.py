@@ -1,0 +1,352 @@
+"""Method-specific properties of the built-in search methods."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from nasbench_sd.cells import Cell, random_cell
+from nasbench_sd.config import CPU, PAPER, build_run_config
+from nasbench_sd.errors import UserError
+from nasbench_sd.methods import SearchContext, get_method, registry
+from nasbench_sd.methods.darts import DartsV2, DartsV2Config, finite_difference_hvp
+from nasbench_sd.methods.gdas import GDAS, MAX_RESAMPLES
+from nasbench_sd.methods.pcdarts import NODE_EDGES, PCDarts, PCDartsConfig, normalize_betas
+from nasbench_sd.methods.random_search import RandomSearch
+from nasbench_sd.methods.sddarts import SDDarts, SDDartsConfig, distillation_kl
+from nasbench_sd.methods.teachers import CacheTeacher, EmaTeacher
+from nasbench_sd.nn.supernet import SuperNet
+from nasbench_sd.seeding import derive_seed
+from nasbench_sd.testing import Harness, toy_search_config
+from nasbench_sd.testing.contract import single_thread
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    with single_thread():
+        yield
+
+
+def same(a, b) -> bool:
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_builtins_load_under_their_names():
+    for name in registry.BUILTINS:
+        assert get_method(name).name == name
+
+
+# -- DARTS-V2 -------------------------------------------------------------------------------
+def test_finite_difference_hvp_matches_exact_mixed_hessian():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    w = [torch.randn(4, 5, generator=g, dtype=torch.float64, requires_grad=True),
+         torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True)]
+    v = [torch.randn(4, 5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)]
+
+    def loss(ws):
+        return (torch.tanh(torch.softmax(a, -1) @ ws[0]) * ws[1]).pow(2).sum()
+
+    def grad_at(ws):
+        return list(torch.autograd.grad(loss(ws), [a]))
+
+    gw = torch.autograd.grad(loss(w), w, create_graph=True)
+    exact = torch.autograd.grad(sum((x * y).sum() for x, y in zip(gw, v)), [a])[0]
+    approx = finite_difference_hvp(grad_at, w, v, epsilon=1e-4)[0]
+    torch.testing.assert_close(approx, exact, rtol=1e-7, atol=1e-9)
+    assert finite_difference_hvp(grad_at, w, [torch.zeros_like(t) for t in v])[0].abs().sum() == 0
+
+
+def _double_darts_v2(fd_epsilon: float):
+    torch.manual_seed(0)
+    net = SuperNet(4, 1, 10).double()
+    s = toy_search_config()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    ctx = SearchContext(net, opt, torch.device("cpu"), s, steps_per_epoch=1, num_classes=10,
+                        num_train_keys=16, num_valid_keys=16, lr=0.05)
+    m = DartsV2(DartsV2Config(fd_epsilon=fd_epsilon), seed=0)
+    m.alpha = (torch.randn(6, 5, dtype=torch.float64)).requires_grad_(True)  # away from uniform
+    m.setup(ctx)
+    h = Harness("darts-v1")
+    b = h.batch(0, 0)
+    b = dataclasses.replace(b, x_train=b.x_train.double(), x_valid=b.x_valid.double())
+    m.weight_step(b, ctx)  # creates momentum buffers, which the virtual step must use
+    return m, ctx, b
+
+
+def _exact_unrolled_gradient(m, ctx, b) -> torch.Tensor:
+    net, lr = ctx.network, ctx.w_optimizer.param_groups[0]["lr"]
+    named = dict(net.named_parameters())
+
+    def run(state, x):
+        full = {**{k: t.clone() for k, t in net.named_buffers()}, **state}
+        return functional_call(net, full, (x, F.softmax(m.alpha, -1), None))
+
+    g = torch.autograd.grad(F.cross_entropy(run(named, b.x_train), b.y_train), list(named.values()),
+                            create_graph=True)
+    w_prime = {}
+    for (k, p), gp in zip(named.items(), g):
+        buf = ctx.w_optimizer.state[p]["momentum_buffer"]
+        w_prime[k] = p.detach() - lr * (0.9 * buf + gp + 5e-4 * p.detach())
+    return torch.autograd.grad(F.cross_entropy(run(w_prime, b.x_valid), b.y_valid), [m.alpha])[0]
+
+
+def test_darts_v2_gradient_matches_exact_unrolled_gradient():
+    # A small finite-difference step: with the reference r = 0.01 the perturbation
+    # crosses ReLU kinks of this tiny net and the approximation is off by O(1)
+    # (a property of the reference method, not of this implementation).
+    m, ctx, b = _double_darts_v2(1e-5)
+    approx = m.unrolled_arch_gradients(b, ctx)[0][0]
+    exact = _exact_unrolled_gradient(m, ctx, b)
+    assert exact.abs().max() > 1e-3
+    # tight enough to see momentum, weight decay (5e-4) and the sign of the Hessian term
+    torch.testing.assert_close(approx, exact, rtol=1e-6, atol=1e-6 * float(exact.abs().max()))
+
+
+def test_darts_v2_unrolled_computation_leaves_the_network_untouched():
+    m, ctx, b = _double_darts_v2(0.01)
+    state = {k: t.clone() for k, t in ctx.network.state_dict().items()}
+    grads = [None if p.grad is None else p.grad.clone() for p in ctx.network.parameters()]
+    opt_state = io.BytesIO()
+    torch.save(ctx.w_optimizer.state_dict(), opt_state)
+    m.unrolled_arch_step(b, ctx)
+    assert all(torch.equal(state[k], t) for k, t in ctx.network.state_dict().items())
+    assert all((g is None and p.grad is None) or torch.equal(g, p.grad)
+               for g, p in zip(grads, ctx.network.parameters()))
+    after = io.BytesIO()
+    torch.save(ctx.w_optimizer.state_dict(), after)
+    assert opt_state.getvalue() == after.getvalue()
+
+
+# -- GDAS -------------------------------------------------------------------------------------
+def test_gdas_tau_schedule_endpoints():
+    m = GDAS()
+    assert m.tau_at(0, 250) == 10.0
+    assert m.tau_at(249, 250) == pytest.approx(0.1, abs=1e-12)
+    assert m.tau_at(0, 1) == 10.0
+    h = Harness("gdas")
+    h.run(until=3)
+    assert h.method.tau == pytest.approx(0.1, abs=1e-12)  # epoch 2 of 3
+    assert GDAS.preset_search_overrides("paper") == {"epochs": 250}
+    assert build_run_config("gdas", "paper", 0).search.epochs == 250
+
+
+def test_gdas_hardwts_one_hot_in_value_with_gradient_to_alpha():
+    m = GDAS(seed=3)
+    m.alpha = torch.randn(6, 5).requires_grad_(True)
+    m.tau = 0.7
+    for _ in range(20):
+        hardwts, index = m.edge_weights(training=True)
+        assert torch.equal(hardwts.detach(), F.one_hot(index, 5).float())
+    net = SuperNet(4, 1, 10)
+    x = torch.randn(8, 3, 8, 8)
+    F.cross_entropy(net(x, hardwts, index), torch.arange(8)).backward()
+    assert torch.isfinite(m.alpha.grad).all() and (m.alpha.grad.abs().sum(-1) > 0).all()
+
+
+def test_gdas_noise_comes_from_its_own_generator():
+    a, b = GDAS(seed=5), GDAS(seed=5)
+    torch.manual_seed(1)
+    wa = [a.edge_weights()[1] for _ in range(5)]
+    torch.manual_seed(2)
+    wb = [b.edge_weights()[1] for _ in range(5)]
+    assert same(wa, wb)
+    state = a.gumbel_generator.get_state()
+    a.edge_weights(training=False)  # plots / Hessian: no draw
+    assert torch.equal(state, a.gumbel_generator.get_state())
+
+
+def test_gdas_resamples_non_finite_noise(monkeypatch):
+    m = GDAS(seed=0)
+    draws = []
+    real = m.gumbel
+
+    def flaky():
+        draws.append(1)
+        noise = real()
+        if len(draws) == 1:
+            noise[2, 1] = math.inf
+        return noise
+
+    monkeypatch.setattr(m, "gumbel", flaky)
+    hardwts, _ = m.edge_weights(training=True)
+    assert len(draws) == 2 and torch.isfinite(hardwts).all()
+    monkeypatch.setattr(m, "gumbel", lambda: torch.full((6, 5), math.nan))
+    with pytest.raises(FloatingPointError, match=str(MAX_RESAMPLES)):
+        m.edge_weights(training=True)
+
+
+# -- PC-DARTS -----------------------------------------------------------------------------------
+def test_pcdarts_edge_normalisation_sums_to_one_per_node():
+    assert NODE_EDGES == ((0,), (1, 2), (3, 4, 5))
+    m = PCDarts(seed=1)
+    with torch.no_grad():
+        m.betas.copy_(torch.randn(6))
+    norm = normalize_betas(m.betas)
+    for ids in NODE_EDGES:
+        assert float(norm[list(ids)].sum().detach()) == pytest.approx(1.0, abs=1e-6)
+    weights, active = m.edge_weights()
+    assert active is None
+    torch.testing.assert_close(weights.sum(-1), norm)
+    off = PCDarts(PCDartsConfig(edge_normalization=False), seed=1)
+    torch.testing.assert_close(off.edge_weights()[0], F.softmax(off.alpha, -1), rtol=0, atol=0)
+
+
+def test_pcdarts_options_and_genotype_ignore_betas():
+    m = PCDarts(PCDartsConfig(partial_channels=2))
+    assert m.supernet_options() == {"partial_channels": 2}
+    cell = m.genotype()
+    with torch.no_grad():
+        m.betas.copy_(torch.tensor([5.0, -5.0, 3.0, 0.0, 9.0, -9.0]))
+    assert m.genotype() == cell
+    with pytest.raises(UserError):
+        PCDartsConfig(partial_channels=3).validate_for(CPU)
+    with pytest.raises(UserError):
+        PCDartsConfig(partial_channels=0)
+
+
+# -- SD-DARTS -------------------------------------------------------------------------------------
+def _no_stats(trace):
+    return [(p.arch, p.network) for p in trace]
+
+
+@pytest.mark.parametrize("overrides", [{"lam": 0.0, "warmup": 1}, {"warmup": 3}],
+                         ids=["lam0", "warmup-beyond-run"])
+def test_sddarts_ablation_equals_darts_v1_bit_for_bit(overrides):
+    sd = Harness("sd-darts", overrides=overrides, contract=False, validate=False).run(until=3)
+    ref = Harness("darts-v1").run(until=3)
+    for p, q in zip(sd, ref):
+        assert same(p.arch, q.arch) and same(p.network, q.network), (p.epoch, p.step)
+    assert ("kd_train" in sd[-1].stats) == (overrides.get("warmup") == 1)
+
+
+def test_sddarts_differs_after_warmup_only():
+    sd = Harness("sd-darts", overrides={"warmup": 1, "K": 1}, contract=False).run(until=2)
+    ref = Harness("darts-v1").run(until=2)
+    diff = [not (same(p.arch, q.arch) and same(p.network, q.network)) for p, q in zip(sd, ref)]
+    assert diff == [False, False, True, True]
+    assert "kd_train" not in sd[1].stats and sd[2].stats["kd_train"] > 0 and sd[2].stats["kd_valid"] > 0
+
+
+def test_cache_teacher_is_mean_of_previous_k_epochs():
+    K, n, c = 2, 6, 4
+    store = CacheTeacher(K, {"train": n, "valid": n}, c)
+    ctx = SearchContext(None, None, torch.device("cpu"), None, 1, c, n, n)
+    g = torch.Generator().manual_seed(0)
+    recorded = {}
+    for epoch in range(4):
+        idx = torch.arange(n) if epoch != 2 else torch.tensor([0, 1, 2])  # samples 3..5 unseen in epoch 2
+        probs = torch.softmax(torch.randn(len(idx), c, generator=g), -1)
+        store.record("train", idx, probs, epoch)
+        recorded[epoch] = dict(zip(idx.tolist(), probs))
+    ctx.epoch = 4
+    teacher, mask = store.teacher("train", torch.arange(n), None, ctx)
+    assert mask.all()
+    for i in range(3):  # seen in epochs 3 and 2: epochs 0 and 1 dropped from the window
+        torch.testing.assert_close(teacher[i], (recorded[2][i] + recorded[3][i]) / 2)
+    for i in range(3, n):  # seen in epoch 3 only
+        torch.testing.assert_close(teacher[i], recorded[3][i], rtol=0, atol=0)
+    teacher, mask = store.teacher("valid", torch.arange(n), None, ctx)
+    assert not mask.any() and torch.allclose(teacher, torch.full((n, c), 1 / c))
+    ctx.epoch = 6  # epochs 4 and 5 recorded nothing: no teacher left in the window
+    assert not store.teacher("train", torch.arange(n), None, ctx)[1].any()
+
+
+def test_cache_memory_bytes_formula():
+    store = CacheTeacher(2, {"train": 50_000, "valid": 50_000}, 10)
+    assert store.memory_bytes() == 3 * (50_000 + 50_000) * (10 * 4 + 1)
+
+
+def test_ema_teacher_blends_epochs():
+    store = EmaTeacher(0.25, {"train": 3, "valid": 3}, 2)
+    ctx = SearchContext(None, None, torch.device("cpu"), None, 1, 2, 3, 3)
+    p0, p1 = torch.tensor([[0.2, 0.8], [0.6, 0.4]]), torch.tensor([[0.5, 0.5], [0.9, 0.1]])
+    store.record("train", torch.tensor([0, 1]), p0, 0)
+    store.end_epoch(0, None, ctx)
+    store.record("train", torch.tensor([0, 2]), p1, 1)
+    ctx.epoch = 1
+    teacher, mask = store.teacher("train", torch.tensor([0, 1, 2]), None, ctx)
+    assert mask.tolist() == [True, True, False]  # sample 2 only gets a teacher after epoch 1 ends
+    store.end_epoch(1, None, ctx)
+    teacher, mask = store.teacher("train", torch.tensor([0, 1, 2]), None, ctx)
+    torch.testing.assert_close(teacher, torch.stack([0.25 * p0[0] + 0.75 * p1[0], p0[1], p1[1]]))
+    assert mask.all()
+
+
+def test_kl_directions_match_hand_computation():
+    logits = torch.tensor([[1.0, 2.0, 0.5], [0.0, 0.0, 3.0]], dtype=torch.float64)
+    teacher = torch.tensor([[0.2, 0.5, 0.3], [0.3, 0.3, 0.4]], dtype=torch.float64)
+    mask = torch.tensor([True, False])
+
+    def by_hand(direction, t):
+        z = [v / t for v in (1.0, 2.0, 0.5)]
+        s = [math.exp(v) / sum(math.exp(u) for u in z) for v in z]
+        tt = [p ** (1 / t) / sum(q ** (1 / t) for q in (0.2, 0.5, 0.3)) for p in (0.2, 0.5, 0.3)]
+        p, q = (tt, s) if direction == "teacher-student" else (s, tt)
+        return sum(a * math.log(a / b) for a, b in zip(p, q)) * t * t
+
+    for direction in ("teacher-student", "student-teacher"):
+        for t in (1.0, 2.0):
+            got = float(distillation_kl(logits, teacher, mask, direction, t))
+            assert got == pytest.approx(by_hand(direction, t), rel=1e-12)
+    assert by_hand("teacher-student", 1.0) != pytest.approx(by_hand("student-teacher", 1.0), rel=1e-3)
+    assert float(distillation_kl(logits, teacher, torch.tensor([False, False]))) == 0.0
+
+
+@pytest.mark.parametrize("kind", ["snapshot", "ema", "cache"])
+def test_teacher_stores_give_distributions_and_round_trip(kind):
+    h = Harness("sd-darts", overrides={"teacher": kind, "K": 1, "warmup": 1}, contract=False)
+    h.run(until=1)
+    net_after_epoch0 = {k: t.clone() for k, t in h.ctx.network.state_dict().items()}
+    weights0 = F.softmax(h.method.alpha.detach(), -1)
+    h.ctx.epoch = 1
+    b = h.batch(1, 0)
+    teacher, mask = h.method.teachers.teacher("train", b.idx_train, b.x_train, h.ctx)
+    assert mask.all() and (teacher >= 0).all()
+    torch.testing.assert_close(teacher.sum(-1), torch.ones(len(teacher)))
+    if kind == "snapshot":  # K=1: the softmax of the supernet as it was at the end of epoch 0
+        net = SuperNet(4, 1, 10)
+        net.load_state_dict(net_after_epoch0)
+        with torch.no_grad():
+            torch.testing.assert_close(teacher, F.softmax(net(b.x_train, weights0), -1))
+    buf = io.BytesIO()
+    torch.save(h.method.state_dict(), buf)
+    fresh = Harness("sd-darts", overrides={"teacher": kind, "K": 1, "warmup": 1}, contract=False)
+    fresh.method.load_state_dict(torch.load(io.BytesIO(buf.getvalue()), weights_only=True))
+    fresh.ctx.epoch = 1
+    again, mask2 = fresh.method.teachers.teacher("train", b.idx_train, b.x_train, fresh.ctx)
+    assert torch.equal(mask, mask2) and torch.equal(teacher, again)
+    with pytest.raises(UserError, match="teacher store"):
+        other = "cache" if kind != "cache" else "ema"
+        Harness("sd-darts", overrides={"teacher": other}).method.load_state_dict(h.method.state_dict())
+
+
+def test_sddarts_presets_and_validation():
+    assert SDDarts.preset_config("paper", 50) == SDDartsConfig(warmup=25, K=2)
+    assert SDDarts.preset_config("cpu", 10) == SDDartsConfig(warmup=5, K=1)
+    assert SDDarts.preset_search_overrides("paper") == {"w_weight_decay": 3e-4}
+    run = build_run_config("sd-darts", "paper", 0)
+    assert run.search.w_weight_decay == 3e-4 and run.method_config.warmup == 25
+    with pytest.raises(UserError, match="warmup"):
+        SDDartsConfig(warmup=50).validate_for(PAPER)
+    for bad in ({"K": 0}, {"lam": -1.0}, {"temperature": 0.0}, {"teacher": "oracle"},
+                {"kl_direction": "both"}, {"warmup": -1}, {"ema_decay": 1.0}):
+        with pytest.raises(UserError):
+            SDDartsConfig(**bad)
+    assert SDDarts.ablation == {"lam": 0.0} and SDDarts.ablation_equals == "darts-v1"
+
+
+# -- random search --------------------------------------------------------------------------------
+def test_random_search_cell_comes_from_its_stream():
+    m = RandomSearch(seed=11)
+    assert m.genotype() == random_cell(random.Random(derive_seed(11, "random-cell")))
+    assert isinstance(m.genotype(), Cell) and not RandomSearch.trains_supernet
+    with pytest.raises(RuntimeError):
+        m.step(None, None)
