@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import torch
 
 from nasbench_sd.config import build_run_config
