@@ -4,7 +4,7 @@ products computed with double back-propagation."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

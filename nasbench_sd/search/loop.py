@@ -45,29 +45,32 @@ def run_search(cfg: RunConfig, out: str | Path, data_root: str | Path | None = N
     without a result (time-boxed jobs); ``resume=True`` continues from the last
     finished epoch.
     """
+    from nasbench_sd.data import load_search_data
+
+    s = cfg.search
+    method = create_method(cfg.method, cfg.method_config, cfg.seed)
+    if data is None and method.trains_supernet:  # bad data fails here, before anything is written
+        data = load_search_data(s.dataset, data_root, s.split, limit=s.train_limit or None, device=cfg.device)
     run = RunDir(out)
     ensure_writable_dir(run.path)
     with directory_lock(run.path):
         has_checkpoint = run.prepare(cfg.to_dict(), resume)
-        return _search(cfg, run, data_root, has_checkpoint, quiet, data, max_steps)
+        return _search(cfg, method, run, has_checkpoint, quiet, data, max_steps)
 
 
-def _search(cfg: RunConfig, run: RunDir, data_root, has_checkpoint: bool, quiet: bool, data: Any,
+def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: bool, quiet: bool, data: Any,
             max_steps: int | None) -> dict[str, Any]:
     from nasbench_sd.benchmark import get_benchmark
-    from nasbench_sd.data import SearchLoader, load_search_data
+    from nasbench_sd.data import SearchLoader
     from nasbench_sd.nn.supernet import SuperNet
     from nasbench_sd.search.result import build_result
 
     s, device, started = cfg.search, torch.device(cfg.device), time.time()
-    method = create_method(cfg.method, cfg.method_config, cfg.seed)
     bench = get_benchmark(s.benchmark)
     if not method.trains_supernet:
         result = build_result(cfg, method.genotype(), bench, [], time.time() - started, None)
         run.write_result(result)
         return result
-    if data is None:
-        data = load_search_data(s.dataset, data_root, s.split, limit=s.train_limit or None, device=device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(cfg.seed, "weights-init"))
         net = SuperNet(s.channels, s.cells_per_stage, data.num_classes, **method.supernet_options()).to(device)
