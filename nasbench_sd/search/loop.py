@@ -166,7 +166,11 @@ def _hessian(method: SearchMethod, net, data, cfg: RunConfig) -> float:
         return torch.nn.functional.cross_entropy(net(x, weights, active), y)
 
     gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "hessian"))
-    return dominant_eigenvalue(loss, method.arch_parameters()[:1], s.hessian_iters, gen)
+    buffers = {k: v.clone() for k, v in net.state_dict().items() if k not in dict(net.named_parameters())}
+    try:
+        return dominant_eigenvalue(loss, method.arch_parameters()[:1], s.hessian_iters, gen)
+    finally:  # the diagnostic must not change the run: restore BN running statistics
+        net.load_state_dict(buffers, strict=False)
 
 
 def _check_finite(stats: dict[str, float], method: SearchMethod, epoch: int, step: int, run: RunDir) -> None:
