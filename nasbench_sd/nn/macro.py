@@ -9,7 +9,8 @@ Linear``. Submodule names follow the benchmark's TinyNetwork (``stem``,
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -74,7 +75,9 @@ def check_arch_inputs(weights: torch.Tensor, active: torch.Tensor | None) -> lis
     if active is None:
         return None
     if active.shape != (NUM_EDGES,) or active.dtype.is_floating_point:
-        raise UserError(f"active must be an integer tensor of shape ({NUM_EDGES},), got {active.dtype} {tuple(active.shape)}")
+        raise UserError(
+            f"active must be an integer tensor of shape ({NUM_EDGES},), got {active.dtype} {tuple(active.shape)}"
+        )
     ids = [int(a) for a in active.tolist()]
     if any(not 0 <= a < NUM_OPS for a in ids):
         raise UserError(f"active op ids must lie in 0..{NUM_OPS - 1}, got {ids}")
