@@ -1,0 +1,126 @@
+"""Every kind of bad input: ONE line on stderr, exit code 2, no traceback, and
+nothing written or overwritten. One parametrised list, run in-process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from nasbench_sd.cli import main
+
+SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+TINY = ["--set", "channels=4", "--set", "cells_per_stage=1", "--set", "train_limit=32", "--set", "batch_size=16",
+        "--set", "epochs=1"]
+
+
+def search(*extra: str) -> list[str]:
+    return ["search", "-m", "darts-v1", "--preset", "cpu", "--quiet", "--device", "cpu", "--out", "{out}",
+            "--data-root", "{data}", *TINY, *extra]
+
+
+def sd(*extra: str) -> list[str]:
+    return [*search(*extra)[:2], "sd-darts", *search(*extra)[3:]]
+
+
+CASES: list[tuple[str, list[str], str]] = [
+    # cells and the benchmark
+    ("bad-op", ["query", SKIP.replace("skip_connect~1|+", "conv_3x3~1|+")], "unknown op 'conv_3x3' on edge 2<-1"),
+    ("malformed-cell", ["query", "|skip_connect~0|+|"], "malformed"),
+    ("wrong-edge-source", ["query", SKIP.replace("skip_connect~2", "skip_connect~0")], "edge 3<-2"),
+    ("index-too-large", ["query", "15625"], "out of range"),
+    ("index-negative", ["query", "--", "-1"], "out of range"),
+    ("unknown-dataset", ["query", SKIP, "--dataset", "svhn", "--split", "test"], "unknown data set"),
+    ("unknown-split", ["query", SKIP, "--dataset", "cifar10", "--split", "train"], "unknown split"),
+    ("unknown-backend", ["query", SKIP, "--benchmark", "hpobench"], "Invalid value"),
+    ("missing-benchmark-file", ["query", SKIP, "--benchmark", "nb201", "--benchmark-path", "{tmp}/no.pth"],
+     "not found"),
+    ("benchmark-path-required", ["query", SKIP, "--benchmark", "nats"], "--benchmark-path"),
+    ("corrupt-benchmark-table", ["query", SKIP, "--benchmark-path", "{corrupt_table}"], "corrupt"),
+    ("cell-bad-string", ["cell", "|none~0|"], "node groups"),
+    ("cell-bad-index", ["cell", "99999"], "out of range"),
+    ("unknown-command", ["serach"], "No such command"),
+    # search: names and settings
+    ("unknown-method", ["search", "-m", "darts-v3", "--out", "{out}"], "unknown method 'darts-v3'"),
+    ("unknown-preset", ["search", "-m", "darts-v1", "--preset", "fast", "--out", "{out}"], "unknown preset"),
+    ("negative-seed", ["search", "-m", "darts-v1", "--seed", "-1", "--out", "{out}"], "seed must be >= 0"),
+    ("set-unknown-key", search("--set", "epoch=3"), "unknown setting 'epoch'"),
+    ("set-no-equals", search("--set", "epochs"), "key=value"),
+    ("set-wrong-type", search("--set", "epochs=ten"), "expects int"),
+    ("set-float-for-int", search("--set", "batch_size=1.5"), "expects int"),
+    ("set-bool-garbage", search("--set", "w_nesterov=maybe"), "expects bool"),
+    ("negative-epochs", search("--set", "epochs=-1"), "epochs must be >= 1"),
+    ("zero-epochs", search("--set", "epochs=0"), "epochs must be >= 1"),
+    ("zero-batch", search("--set", "batch_size=0"), "batch_size"),
+    ("negative-lr", search("--set", "w_lr=-0.1"), "w_lr"),
+    ("negative-grad-clip", search("--set", "grad_clip=-1"), "grad_clip"),
+    ("unknown-search-dataset", search("--set", "dataset=svhn"), "unknown data set"),
+    ("unknown-split-protocol", search("--set", "split=random"), "unknown split"),
+    ("unknown-method-key", search("--set", "method.lam=1"), "unknown setting 'lam'"),
+    ("warmup-ge-epochs", sd("--set", "method.warmup=1"), "warmup"),
+    ("K-zero", sd("--set", "method.K=0"), "K"),
+    ("lambda-negative", sd("--set", "method.lam=-0.5"), "lam must be >= 0"),
+    ("temperature-zero", sd("--set", "method.temperature=0"), "temperature"),
+    ("unknown-teacher", sd("--set", "method.teacher=disk"), "unknown sd-darts teacher"),
+    ("unknown-kl-direction", sd("--set", "method.kl_direction=sideways"), "kl_direction"),
+    ("unknown-device", search("--device", "tpu"), "unknown device"),
+    # data, output directory, existing runs
+    ("missing-data", search("--data-root", "{tmp}/empty"), "not found"),
+    ("corrupt-data", search("--data-root", "{corrupt_data}"), "corrupt"),
+    ("unwritable-out", search("--out", "{tmp}/a-file/run"), "not writable"),
+    ("incompatible-run-dir", search("--out", "{other_run}", "--resume"), "another configuration"),
+    ("finished-run-dir", search("--out", "{finished_run}"), "finished run"),
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, cifar10_root):
+    """Files the cases point at, made once: corrupt data, a finished run, another config's run."""
+    tmp = tmp_path_factory.mktemp("bad-input")
+    (tmp / "empty").mkdir()
+    (tmp / "a-file").write_text("not a directory")
+    (tmp / "corrupt.csv.gz").write_bytes(b"\x1f\x8b garbage")
+    corrupt = tmp / "corrupt-data" / "cifar-10-batches-py"
+    corrupt.mkdir(parents=True)
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
+        (corrupt / name).write_bytes(b"\x80\x04 truncated pickle")
+    paths = {"tmp": str(tmp), "data": str(cifar10_root), "corrupt_table": str(tmp / "corrupt.csv.gz"),
+             "corrupt_data": str(tmp / "corrupt-data"), "finished_run": str(tmp / "finished"),
+             "other_run": str(tmp / "finished")}
+    args = [a.format(**paths, out=str(tmp / "finished")) for a in search()]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 0
+    return paths
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+@pytest.mark.parametrize("name, argv, fragment", CASES, ids=[c[0] for c in CASES])
+def test_bad_input(name, argv, fragment, world, tmp_path, capsys):
+    out = tmp_path / "out"
+    paths = {**world, "out": str(out)}
+    if name == "incompatible-run-dir":
+        argv = [*argv, "--set", "w_lr=0.05"]
+    argv = [a.format(**paths) for a in argv]
+    before = _tree(Path(world["tmp"]))
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    _, err = capsys.readouterr()
+    assert exc.value.code == 2, err
+    assert fragment in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    assert not out.exists(), f"{name} wrote {out}"
+    assert _tree(Path(world["tmp"])) == before, f"{name} changed existing files"
+
+
+def test_case_list_is_long_enough():
+    assert len(CASES) >= 30
+    assert len({c[0] for c in CASES}) == len(CASES)
+    json.dumps(CASES)
