@@ -1,3 +1,156 @@
 """``run``, ``table``, ``plot`` and ``ablate``: multi-seed experiments."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from nasbench_sd.cli.search import SET_HELP
+
+
+def _run_options(f):
+    """Options shared by ``run`` and ``ablate`` (execution and placement)."""
+    options = [
+        click.option("--seeds", "-n", default="5", show_default=True,
+                     help="A count N (seeds 0..N-1) or a list of seeds, e.g. 0,3,7."),
+        click.option("--preset", "-p", default="cpu", show_default=True, help="paper | cpu."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP),
+        click.option("--data-root", default=None, help="Folder holding cifar-10-batches-py/ (or $NASBENCH_SD_DATA)."),
+        click.option("--workers", "-w", type=int, default=None,
+                     help="Runs at once, each in its own process [local: 1; ray: all that the cluster fits]."),
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="local: this machine; ray: one Ray task per run (one GPU each on CUDA)."),
+        click.option("--ray-address", default=None, help="Ray cluster address [$RAY_ADDRESS; else a local Ray]."),
+        click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N]."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _device(device: str, executor: str) -> str:
+    """Resolve --device; on Ray, 'cuda' names the workers' GPUs, not the driver's."""
+    from nasbench_sd.cli.search import resolve_device
+    from nasbench_sd.errors import UserError
+
+    if executor == "ray" and device.startswith("cuda"):
+        if device != "cuda":
+            raise UserError("with --executor ray use --device cuda (Ray assigns one GPU per run)")
+        return device
+    return resolve_device(device)
+
+
+def _check_exec_options(workers, executor, ray_address) -> None:
+    from nasbench_sd.errors import UserError
+
+    if workers is not None and workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    if ray_address and executor != "ray":
+        raise UserError("--ray-address needs --executor ray")
+
+
+def execute(groups, seeds, preset, out, data_root, workers, executor, ray_address, device, quiet,
+            extra=None) -> dict:
+    """Plan (validating everything), run, and print a one-line summary; exit 1 if runs failed."""
+    from nasbench_sd.errors import RunError
+    from nasbench_sd.experiments.runner import plan_experiment, run_experiment
+
+    _check_exec_options(workers, executor, ray_address)
+    device = _device(device, executor)
+    remote = executor == "ray" and bool(ray_address or os.environ.get("RAY_ADDRESS"))
+    plan = plan_experiment(groups, seeds, preset, out, device=device, data_root=data_root, check_data=not remote)
+    counts = plan.counts()
+    try:
+        manifest = run_experiment(plan, executor, workers, ray_address, quiet, extra)
+    except RunError as e:
+        click.echo(f"nasbench-sd: error: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"experiment {plan.root}: {len(plan.runs)} runs ({counts['new'] + counts['resume']} run now, "
+               f"{counts['resume']} of them resumed; {counts['done']} finished earlier); "
+               f"manifest {plan.root / 'experiment.json'}")
+    return manifest
+
+
+@click.command("run")
+@click.option("--method", "-m", "methods", required=True, help="Method or comma-separated methods: sd-darts,gdas.")
+@click.option("--out", default=None, help="Experiment directory [results/<preset>].")
+@_run_options
+def run(methods, out, seeds, preset, sets, data_root, workers, executor, ray_address, device, quiet):
+    """Search with every (method, seed): results/<experiment>/<method>/seed-<n>/.
+
+    Finished runs are skipped, unfinished ones resumed; all input is checked
+    before the first run starts. Writes experiment.json (per-run status).
+    """
+    from nasbench_sd.config import parse_sets
+    from nasbench_sd.experiments.layout import parse_methods, parse_seeds
+    from nasbench_sd.experiments.runner import method_groups
+
+    names, seed_list, set_map = parse_methods(methods), parse_seeds(seeds), parse_sets(sets)
+    out = out or f"results/{preset}"
+    execute(method_groups(names, set_map), seed_list, preset, out, data_root, workers, executor,
+            ray_address, device, quiet)
+    click.echo(f"next: nasbench-sd table {out} && nasbench-sd plot {out}")
+
+
+@click.command("table")
+@click.argument("results_dir", type=click.Path(file_okay=False))
+@click.option("--out", default=None, help="Where table.csv/.md/.tex go [RESULTS_DIR].")
+@click.option("--baseline", default=None, help="Welch t-test of every row against this method (or group label).")
+@click.option("--published/--no-published", default=True, show_default=True,
+              help="Add the paper's Table 4 rows (labelled 'published').")
+@click.option("--best/--no-best", default=True, show_default=True,
+              help="Add the best cell per column of the bundled NB201 v1_1 table.")
+def table(results_dir, out, baseline, published, best):
+    """Mean ± std over seeds of the six Table-4 figures, per method: table.csv,
+    table.md, table.tex (Markdown also on stdout)."""
+    from nasbench_sd.experiments.table import build_table, write_table
+
+    tab = build_table(results_dir, baseline=baseline, published=published, best=best)
+    paths = write_table(tab, out or results_dir)
+    click.echo(tab.markdown())
+    click.echo(f"wrote {', '.join(str(p) for p in paths)}", err=True)
+
+
+@click.command("plot")
+@click.argument("results_dir", type=click.Path(file_okay=False))
+@click.option("--out", default=None, help="Folder for the figures [RESULTS_DIR/plots].")
+@click.option("--ops-of", default=None, help="Group whose op probabilities are drawn [every group].")
+def plot(results_dir, out, ops_of):
+    """Per-epoch curves: benchmark accuracy of the derived cell, Hessian
+    eigenvalue, op probabilities per edge, parameter-free ops (PNG and PDF)."""
+    from pathlib import Path
+
+    from nasbench_sd.experiments.plot import plot_experiment
+
+    paths = plot_experiment(results_dir, Path(out) if out else Path(results_dir) / "plots", ops_of=ops_of)
+    for p in paths:
+        click.echo(str(p))
+
+
+@click.command("ablate")
+@click.option("--method", "-m", default="sd-darts", show_default=True, help="The method to ablate.")
+@click.option("--param", required=True, help="A method field (warmup, K, lam, ...) or a SearchConfig field.")
+@click.option("--values", "values", required=True, help="Comma-separated values, e.g. 0,5,10.")
+@click.option("--out", default=None, help="Experiment directory [results/<preset>-<method>-<param>].")
+@_run_options
+def ablate(method, param, values, out, seeds, preset, sets, data_root, workers, executor, ray_address, device,
+           quiet):
+    """Run a method for each value of one setting (results/<experiment>/<method>-<param>=<value>/seed-<n>/),
+    then write ablation-<param>.csv and a plot of final accuracy vs the value."""
+    from nasbench_sd.config import parse_sets
+    from nasbench_sd.experiments.ablate import ablation_groups, summarize_ablation
+    from nasbench_sd.experiments.layout import parse_seeds
+
+    seed_list, set_map = parse_seeds(seeds), parse_sets(sets)
+    groups, key, value_list = ablation_groups(method, param, values, set_map)
+    out = out or f"results/{preset}-{method}-{param}"
+    execute(groups, seed_list, preset, out, data_root, workers, executor, ray_address, device, quiet,
+            extra={"ablation": {"method": method, "param": param, "key": key, "values": value_list}})
+    for p in summarize_ablation(out, method, param, key, value_list, groups):
+        click.echo(str(p))
+
+
+COMMANDS = [run, table, plot, ablate]

@@ -1,0 +1,17 @@
+"""Multi-seed experiments: run many (method, seed) searches, then tables and plots.
+
+Layout of an experiment directory (``results/<experiment>/``)::
+
+    experiment.json              manifest: groups, seeds, preset, per-run status
+    <label>/seed-<n>/            one run directory (see nasbench_sd.search.rundir)
+    table.csv | table.md | table.tex     written by ``nasbench-sd table``
+    plots/*.png | plots/*.pdf            written by ``nasbench-sd plot``
+
+``<label>`` is the method name (``sd-darts``) for ``nasbench-sd run`` and
+``<method>-<param>=<value>`` for ``nasbench-sd ablate``.
+
+Modules: :mod:`~.layout` (names, seeds, paths, discovery), :mod:`~.runner`
+(plan, validate, execute, manifest), :mod:`~.executors` (serial, process
+pool, Ray), :mod:`~.table`, :mod:`~.published`, :mod:`~.plot`, :mod:`~.ablate`.
+Importing this package imports no torch, pandas, matplotlib, scipy or Ray.
+"""

@@ -1,0 +1,127 @@
+"""One setting swept over values (SD-DARTS Fig. 5: warm-up, Fig. 6: window K).
+
+Each value is a group ``<method>-<param>=<value>`` run by the ordinary runner
+with ``--set <key>=<value>`` added (``key`` = a SearchConfig field, else
+``method.<param>``). The summary is a CSV of mean ± std over seeds per value
+and a plot of final test accuracy against the value.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from pathlib import Path
+
+from nasbench_sd.benchmark import COLUMNS
+from nasbench_sd.errors import UserError
+from nasbench_sd.experiments.layout import check_label, find_results
+from nasbench_sd.experiments.runner import Group
+from nasbench_sd.experiments.table import mean_std
+
+FIGURES = {"warmup": "cf. SD-DARTS Fig. 5", "K": "cf. SD-DARTS Fig. 6"}
+UNITS = {"warmup": "epochs of plain DARTS", "K": "number of voting teachers", "lam": "distillation weight",
+         "epochs": "search epochs"}
+
+
+def setting_key(method: str, param: str) -> str:
+    """``warmup`` -> ``method.warmup``; ``epochs`` -> ``epochs``; unknown -> UserError."""
+    from nasbench_sd.config import SearchConfig
+    from nasbench_sd.methods import get_method
+
+    name = param.removeprefix("method.")
+    search_fields = {f.name for f in dataclasses.fields(SearchConfig)}
+    method_fields = {f.name for f in dataclasses.fields(get_method(method).Config)}
+    if param.startswith("method.") or name not in search_fields:
+        if name not in method_fields:
+            known = f"method: {', '.join(sorted(method_fields)) or 'none'}; search: {', '.join(sorted(search_fields))}"
+            raise UserError(f"unknown setting {param!r} for {method} ({known})")
+        return f"method.{name}"
+    return name
+
+
+def parse_values(text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",")]
+    if not text.strip() or any(not v for v in values):
+        raise UserError(f"--values expects a comma-separated list like 0,5,10, got {text!r}")
+    if len(set(values)) != len(values):
+        raise UserError(f"--values lists a value twice: {text!r}")
+    return values
+
+
+def ablation_groups(method: str, param: str, values: str, sets: dict[str, str]
+                    ) -> tuple[list[Group], str, list[str]]:
+    """The groups of an ablation, the ``--set`` key swept, and the values."""
+    key = setting_key(method, param)
+    name = key.removeprefix("method.")
+    if key in sets or name in sets or f"method.{name}" in sets:
+        raise UserError(f"{param!r} is swept by --param; do not also --set it")
+    value_list = parse_values(values)
+    groups = [Group(label=check_label(f"{method}-{name}={v}"), method=method, sets=tuple({**sets, key: v}.items()))
+              for v in value_list]
+    return groups, key, value_list
+
+
+def _numeric(values: list[str]) -> list[float] | None:
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        return None
+
+
+def summarize_ablation(out: str | Path, method: str, param: str, key: str, values: list[str],
+                       groups: list[Group]) -> list[Path]:
+    """Write ablation-<param>.csv and ablation-<param>.png/.pdf into ``out``."""
+    from nasbench_sd.io import atomic_write_text
+
+    name = key.removeprefix("method.")
+    by_label: dict[str, list] = {}
+    for r in find_results(out):
+        by_label.setdefault(r.group, []).append(r)
+    rows = []
+    for g, v in zip(groups, values):
+        runs = sorted(by_label.get(g.label, []), key=lambda r: r.seed)
+        if not runs:
+            continue
+        stats = {c: mean_std([float(r.result["benchmark"][c]) for r in runs]) for c in COLUMNS}
+        rows.append({"value": v, "label": g.label, "n": len(runs), "seeds": [r.seed for r in runs], "stats": stats,
+                     "preset": runs[0].result.get("preset"),
+                     "epochs": runs[0].result.get("config", {}).get("search", {}).get("epochs")})
+    if not rows:
+        raise UserError(f"no finished runs of the ablation below {out}")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["param", "value", "group", "n", "seeds", "preset", "search_epochs",
+                *[f"{c}_{s}" for c in COLUMNS for s in ("mean", "std")]])
+    for r in rows:
+        w.writerow([name, r["value"], r["label"], r["n"], " ".join(map(str, r["seeds"])), r["preset"], r["epochs"],
+                    *[repr(x) for c in COLUMNS for x in r["stats"][c]]])
+    folder = Path(out)
+    atomic_write_text(folder / f"ablation-{name}.csv", buf.getvalue())
+    return [folder / f"ablation-{name}.csv", *_plot(folder, method, name, rows)]
+
+
+def _plot(folder: Path, method: str, name: str, rows: list[dict]) -> list[Path]:
+    from nasbench_sd.experiments.plot import BENCH, DATASETS, pyplot, save
+
+    plt = pyplot()
+    numeric = _numeric([r["value"] for r in rows])
+    xs = numeric if numeric is not None else list(range(len(rows)))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
+    for ax, (prefix, title) in zip(axes, DATASETS):
+        col = f"{prefix}_test"
+        ax.errorbar(xs, [r["stats"][col][0] for r in rows], yerr=[r["stats"][col][1] for r in rows],
+                    marker="o", capsize=3)
+        for x, r in zip(xs, rows):
+            ax.annotate(f"n={r['n']}", (x, r["stats"][col][0]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7, color="0.4")
+        ax.set_xticks(xs, [r["value"] for r in rows])
+        ax.set_xlabel(f"{name} ({UNITS[name]})" if name in UNITS else name)
+        ax.set_ylabel("final test accuracy of derived cell (%)")
+        ax.set_title(f"{title} test")
+        ax.grid(alpha=0.3)
+    presets = sorted({str(r["preset"]) for r in rows})
+    epochs = sorted({str(r["epochs"]) for r in rows})
+    fig.suptitle(f"{method}: ablation of {name} ({FIGURES.get(name, 'ablation')}); {BENCH}; preset "
+                 f"{', '.join(presets)}, {'/'.join(epochs)} search epochs; mean ± std over seeds", fontsize=10)
+    return save(fig, folder, f"ablation-{name}")

@@ -1,0 +1,148 @@
+"""Names and paths of an experiment: methods, seeds, run directories, discovery.
+
+Nothing here writes to disk; :func:`check_writable` answers whether a
+directory could be created and written without creating it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nasbench_sd.errors import UserError
+
+MANIFEST = "experiment.json"
+SEED_DIR = re.compile(r"^seed-(\d+)$")
+_LABEL_OK = re.compile(r"^[A-Za-z0-9_.,=+-]+$")
+
+
+def parse_methods(text: str) -> list[str]:
+    """``"sd-darts,gdas"`` -> ``["sd-darts", "gdas"]``; each name must be registered."""
+    from nasbench_sd.methods import get_method
+
+    names = [m.strip() for m in text.split(",")]
+    if not text.strip() or any(not m for m in names):
+        raise UserError(f"--method expects NAME[,NAME...], got {text!r}")
+    if len(set(names)) != len(names):
+        raise UserError(f"--method lists a method twice: {text!r}")
+    for name in names:
+        get_method(name)  # unknown -> UserError naming the available ones
+    return names
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"5"`` -> seeds 0..4; ``"0,3,7"`` -> that list (a single seed: ``"7,"``)."""
+    text = str(text).strip()
+    parts = [p.strip() for p in text.split(",")]
+    if "," in text:
+        if parts and parts[-1] == "":  # "7," = the one seed 7
+            parts = parts[:-1]
+        if not parts or not all(p.isdigit() for p in parts):
+            raise UserError(f"--seeds expects a count N (seeds 0..N-1) or a list of seeds >= 0, got {text!r}")
+        seeds = [int(p) for p in parts]
+        if len(set(seeds)) != len(seeds):
+            raise UserError(f"--seeds lists a seed twice: {text!r}")
+        return seeds
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise UserError(f"--seeds expects a count N (seeds 0..N-1) or a list like 0,3,7, got {text!r}")
+    count = int(text)
+    if count <= 0:
+        raise UserError(f"--seeds must be a count > 0 or a list of seeds, got {text!r}")
+    return list(range(count))
+
+
+def check_label(label: str) -> str:
+    """A group label is one directory name: letters, digits and ``_.,=+-``."""
+    if not _LABEL_OK.match(label) or label in (".", ".."):
+        raise UserError(f"{label!r} cannot name a results directory (use letters, digits and _.,=+-)")
+    return label
+
+
+def run_path(root: str | Path, label: str, seed: int) -> Path:
+    """``<root>/<label>/seed-<seed>``."""
+    return Path(root) / label / f"seed-{seed}"
+
+
+def check_writable(folder: str | Path) -> Path:
+    """Fail with a :class:`UserError` unless ``folder`` exists as a writable
+    directory or could be created (nearest existing parent writable); writes nothing."""
+    folder = Path(folder).expanduser()
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise UserError(f"output directory {folder} cannot be created: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"output directory {folder} is not writable (no write permission on {probe})")
+    return folder
+
+
+def check_not_locked(folder: Path, what: str = "run directory") -> None:
+    """Fail if a live nasbench-sd process holds ``folder/.lock``; creates nothing."""
+    import fcntl
+
+    lock = folder / ".lock"
+    if not lock.is_file():
+        return
+    try:
+        with open(lock) as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"{what} {folder} is in use by another nasbench-sd process") from None
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return
+
+
+@dataclass(frozen=True)
+class FoundRun:
+    """A finished run found below a results directory."""
+
+    group: str  # path of the group directory relative to the results root ("sd-darts")
+    seed: int
+    path: Path  # the run directory
+    result: dict[str, Any]
+
+
+def find_results(root: str | Path) -> list[FoundRun]:
+    """Every ``<group>/seed-<n>/result.json`` below ``root`` (recursively), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"results directory {root} does not exist")
+    found = []
+    for p in sorted(root.rglob("result.json")):
+        m = SEED_DIR.match(p.parent.name)
+        if not m:
+            continue
+        try:
+            result = json.loads(p.read_text())
+        except (OSError, ValueError):
+            raise UserError(f"{p} is not readable JSON; move that run aside") from None
+        group = p.parent.parent.relative_to(root).as_posix()
+        if group == ".":
+            group = p.parent.parent.name
+        found.append(FoundRun(group=group, seed=int(m.group(1)), path=p.parent, result=result))
+    return found
+
+
+def find_run_dirs(root: str | Path) -> dict[str, list[Path]]:
+    """Group -> run directories (finished or not) holding a metrics.jsonl, below ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"results directory {root} does not exist")
+    groups: dict[str, list[Path]] = {}
+    for p in sorted(root.rglob("metrics.jsonl")):
+        if not SEED_DIR.match(p.parent.name):
+            continue
+        group = p.parent.parent.relative_to(root).as_posix()
+        groups.setdefault(group if group != "." else p.parent.parent.name, []).append(p.parent)
+    for dirs in groups.values():
+        dirs.sort(key=lambda d: int(SEED_DIR.match(d.name).group(1)))
+    return groups

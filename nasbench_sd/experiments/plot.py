@@ -1,0 +1,177 @@
+"""Figures of an experiment (matplotlib, Agg backend, imported on use).
+
+* ``accuracy``: NB201 test accuracy of the cell derived after each epoch, one
+  panel per data set, mean ± std band per group;
+* ``hessian``: dominant Hessian eigenvalue of the validation loss w.r.t. alpha
+  per epoch (SD-DARTS Fig. 2), when the runs recorded it;
+* ``op-probs-<group>``: op probabilities per edge over epochs (seed average);
+* ``param-free``: number of parameter-free ops in the derived cell per epoch.
+
+Each figure is written as PNG (150 dpi) and PDF.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from nasbench_sd.cells import EDGES, OPS
+from nasbench_sd.errors import UserError
+from nasbench_sd.experiments.curves import GroupCurves, band, load_curves, mean_op_probs
+
+BENCH = "NAS-Bench-201 v1_1, hp=200"
+DATASETS = (("c10", "CIFAR-10"), ("c100", "CIFAR-100"), ("in16", "ImageNet16-120"))
+OP_LABELS = {"none": "none (zero)", "skip_connect": "skip connect", "nor_conv_1x1": "conv 1x1",
+             "nor_conv_3x3": "conv 3x3", "avg_pool_3x3": "avg pool 3x3"}
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig: Any, folder: Path, name: str) -> list[Path]:
+    """Write ``fig`` as <name>.png and <name>.pdf (atomically) and close it."""
+    import io
+
+    from nasbench_sd.io import atomic_write_bytes
+
+    paths = []
+    for ext, kwargs in (("png", {"dpi": 150}), ("pdf", {})):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, bbox_inches="tight", **kwargs)
+        atomic_write_bytes(folder / f"{name}.{ext}", buf.getvalue())
+        paths.append(folder / f"{name}.{ext}")
+    pyplot().close(fig)
+    return paths
+
+
+def _setting(groups: list[GroupCurves]) -> str:
+    presets = sorted({g.preset for g in groups})
+    epochs = sorted({g.epochs for g in groups})
+    return f"preset {', '.join(presets)}, {'/'.join(map(str, epochs))} search epochs"
+
+
+STYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "x")
+
+
+def _line(ax: Any, curves: GroupCurves, value, i: int, clip: tuple[float, float] | None = None) -> bool:
+    """Mean line and ±std band of one group (style varies with ``i`` so overlaps stay visible)."""
+    epochs, mean, std, n = band(curves, value)
+    if not epochs:
+        return False
+    color = _color(i)
+    ax.plot(epochs, mean, marker=MARKERS[i % len(MARKERS)], markersize=3.5, linestyle=STYLES[i % len(STYLES)],
+            color=color, label=f"{curves.label} (n={curves.n})")
+    if max(n) > 1:
+        lo, hi = [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)]
+        if clip is not None:
+            lo, hi = [max(clip[0], v) for v in lo], [min(clip[1], v) for v in hi]
+        ax.fill_between(epochs, lo, hi, color=color, alpha=0.15, linewidth=0)
+    return True
+
+
+def _color(i: int) -> Any:
+    colors = pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
+    return colors[i % len(colors)]
+
+
+def _int_epochs(ax: Any, label: bool = True) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if label:
+        ax.set_xlabel("search epoch")
+    ax.grid(alpha=0.3)
+
+
+def _best_test() -> dict[str, float]:
+    """Best test accuracy per data set over all cells of the bundled table."""
+    from nasbench_sd.benchmark import get_benchmark
+
+    top = get_benchmark("table").best()
+    return {p: top[f"{p}_test"].figures()[f"{p}_test"] for p, _ in DATASETS}
+
+
+def plot_accuracy(groups: list[GroupCurves], folder: Path) -> list[Path]:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    best = _best_test()
+    for ax, (prefix, name) in zip(axes, DATASETS):
+        for i, g in enumerate(groups):
+            _line(ax, g, lambda r, p=prefix: r.get("benchmark", {}).get(f"{p}_test"), i, clip=(0.0, 100.0))
+        ax.axhline(best[prefix], color="0.4", linestyle="--", linewidth=1,
+                   label=f"best cell in NB201 ({best[prefix]:.2f})")
+        ax.legend(fontsize=7, loc="lower left")
+        ax.set_title(f"{name} test")
+        ax.set_ylabel("test accuracy of derived cell (%)")
+        _int_epochs(ax)
+    fig.suptitle(f"Benchmark accuracy of the cell derived after each epoch ({BENCH}; {_setting(groups)}; "
+                 "mean ± std over seeds)", fontsize=10)
+    return save(fig, folder, "accuracy")
+
+
+def _single(groups: list[GroupCurves], folder: Path, name: str, value, ylabel: str, title: str,
+            clip: tuple[float, float] | None = None) -> list[Path]:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
+    drawn = [_line(ax, g, value, i, clip) for i, g in enumerate(groups)]
+    if not any(drawn):
+        plt.close(fig)
+        return []
+    ax.set_ylabel(ylabel)
+    _int_epochs(ax)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{title}\n({_setting(groups)}; mean ± std over seeds)", fontsize=10)
+    return save(fig, folder, name)
+
+
+def plot_op_probs(g: GroupCurves, folder: Path) -> list[Path]:
+    epochs, probs = mean_op_probs(g)
+    if not epochs:
+        return []
+    plt = pyplot()
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6), sharex=True, sharey=True, constrained_layout=True)
+    for e, ax in enumerate(axes.flat):
+        to, frm = EDGES[e]
+        for k, op in enumerate(OPS):
+            ax.plot(epochs, [p[e][k] for p in probs], marker=".", label=OP_LABELS[op])
+        ax.set_title(f"edge {e}: node {frm} → node {to}", fontsize=9)
+        _int_epochs(ax, label=e >= 3)
+    top = max(max(max(row) for row in p) for p in probs)
+    axes[0, 0].set_ylim(0, min(1.0, max(0.3, 1.1 * top)))
+    for ax in axes[:, 0]:
+        ax.set_ylabel("op probability")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"{g.label}: op probabilities per edge (mean over n={g.n} seeds; preset {g.preset}, "
+                 f"{g.epochs} search epochs)", fontsize=10)
+    safe = g.label.replace("/", "_")
+    return save(fig, folder, f"op-probs-{safe}")
+
+
+def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None = None) -> list[Path]:
+    """All figures of the groups below ``results_dir``; returns the files written."""
+    from nasbench_sd.io import ensure_writable_dir
+
+    groups = load_curves(results_dir)
+    if ops_of is not None and ops_of not in {g.label for g in groups}:
+        raise UserError(f"--ops-of {ops_of!r} is not a group with metrics (groups: "
+                        f"{', '.join(g.label for g in groups)})")
+    folder = ensure_writable_dir(out)
+    paths = plot_accuracy(groups, folder)
+    paths += _single(groups, folder, "hessian", lambda r: r.get("hessian_eig"),
+                     r"dominant eigenvalue of $\nabla^2_\alpha \mathcal{L}_\mathrm{valid}$",
+                     "Sharpness of the supernet (SD-DARTS Fig. 2)")
+    paths += _single(groups, folder, "param-free", lambda r: r.get("num_parameter_free"),
+                     "parameter-free ops in derived cell (of 6)",
+                     "Parameter-free ops (none, skip, pool) in the derived cell", clip=(0.0, 6.0))
+    for g in groups:
+        if ops_of is None or g.label == ops_of:
+            paths += plot_op_probs(g, folder)
+    return paths

@@ -1,0 +1,209 @@
+"""Plan, validate and execute many (group, seed) runs of one experiment.
+
+:func:`plan_experiment` resolves and checks EVERYTHING before a single run
+starts (methods, seeds, preset, ``--set`` values, the output directory, run
+directories made by another configuration, the search data) and writes
+nothing. :func:`run_experiment` then skips finished runs, resumes unfinished
+ones, sends the rest to an executor and keeps ``experiment.json`` current.
+``nasbench-sd run`` and ``nasbench-sd ablate`` both go through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nasbench_sd.errors import RunError, UserError
+from nasbench_sd.experiments.layout import check_label, check_not_locked, check_writable, run_path
+from nasbench_sd.experiments.manifest import Manifest, check_compatible, load_manifest
+from nasbench_sd.experiments.worker import RunTask
+
+
+@dataclass(frozen=True)
+class Group:
+    """Runs of one method with one set of overrides (a row of the table)."""
+
+    label: str
+    method: str
+    sets: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    task: RunTask
+    state: str  # "done" (finished earlier) | "resume" (checkpoint) | "new"
+
+
+@dataclass
+class Plan:
+    """Everything :func:`run_experiment` needs; made only by :func:`plan_experiment`."""
+
+    root: Path
+    preset: str
+    seeds: list[int]
+    groups: list[Group]
+    device: str
+    data_root: str | None
+    runs: list[PlannedRun] = field(default_factory=list)
+    group_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        out = {"done": 0, "resume": 0, "new": 0}
+        for r in self.runs:
+            out[r.state] += 1
+        return out
+
+
+def method_groups(methods: list[str], sets: dict[str, str]) -> list[Group]:
+    """One group per method, labelled by the method name."""
+    return [Group(label=m, method=m, sets=tuple(sets.items())) for m in methods]
+
+
+def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str | Path, device: str = "cpu",
+                    data_root: str | Path | None = None, check_data: bool = True) -> Plan:
+    """Resolve every run and check that all can start; writes nothing.
+
+    Raises :class:`UserError` (one line) for any bad input, including a run
+    directory or experiment group that holds another configuration.
+    """
+    from nasbench_sd.config import build_run_config
+    from nasbench_sd.search.rundir import RunDir
+
+    if not groups or not seeds:
+        raise UserError("nothing to run: give at least one method and one seed")
+    root = check_writable(out)
+    if root.is_dir():
+        check_not_locked(root, "experiment directory")
+    plan = Plan(root=root, preset=preset, seeds=list(seeds), groups=list(groups), device=device,
+                data_root=None if data_root is None else str(data_root))
+    for g in groups:
+        check_label(g.label)
+        configs = [build_run_config(g.method, preset, seed, dict(g.sets), device=device) for seed in seeds]
+        comparable = configs[0].comparable()
+        comparable.pop("seed")
+        plan.group_configs[g.label] = comparable
+        for seed, cfg in zip(seeds, configs):
+            path = run_path(root, g.label, seed)
+            plan.runs.append(PlannedRun(_task(g, seed, path, cfg, plan), _state(RunDir(path), cfg)))
+    check_compatible(load_manifest(root) if root.is_dir() else None, preset, plan.group_configs)
+    if check_data:
+        _check_data(plan)
+    return plan
+
+
+def _task(g: Group, seed: int, path: Path, cfg, plan: Plan) -> RunTask:
+    return RunTask(label=g.label, seed=seed, path=str(path), config=cfg, data_root=plan.data_root)
+
+
+def _state(run, cfg) -> str:
+    """done | resume | new for an existing or missing run directory of ``cfg``."""
+    if run.path.exists() and not run.path.is_dir():
+        raise UserError(f"{run.path} exists and is not a directory")
+    saved = run.saved_config()
+    if saved is not None:
+        want = {k: v for k, v in cfg.to_dict().items() if k != "device"}
+        have = {k: v for k, v in saved.items() if k != "device"}
+        if want != have:
+            from nasbench_sd.experiments.manifest import _diff
+
+            raise UserError(f"{run.path} holds a run made by another configuration (differs in: "
+                            f"{', '.join(_diff(have, want)[:6])}); choose another --out or move it aside")
+    if run.path.is_dir():
+        check_not_locked(run.path)
+    if run.is_finished():
+        if saved is None:
+            raise UserError(f"{run.path} holds a result.json without config.json; move it aside")
+        return "done"
+    return "resume" if run.has_checkpoint() and saved is not None else "new"
+
+
+def _check_data(plan: Plan) -> None:
+    """Load the search data of the first unfinished training run (cached per
+    process, so a serial executor reuses it): missing files fail here, before any run."""
+    from nasbench_sd.experiments.worker import search_data
+
+    for r in plan.runs:
+        if r.state != "done":
+            if search_data(r.task.config, r.task.data_root) is not None:
+                return
+
+
+def run_experiment(plan: Plan, executor: str = "local", workers: int | None = None, ray_address: str | None = None,
+                   quiet: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Execute a plan; returns the final manifest. Raises :class:`RunError` when
+    any run failed (after all others finished; the manifest says which)."""
+    from dataclasses import replace
+
+    from nasbench_sd.experiments.executors import make_executor
+    from nasbench_sd.experiments.progress import ExperimentProgress
+    from nasbench_sd.io import directory_lock, ensure_writable_dir
+
+    root = ensure_writable_dir(plan.root)
+    with directory_lock(root, "experiment directory"):
+        manifest = Manifest(root, load_manifest(root), {
+            "preset": plan.preset, "device": plan.device, "executor": executor, "workers": workers,
+            "groups": {g.label: {"method": g.method, "sets": dict(g.sets), "config": plan.group_configs[g.label]}
+                       for g in plan.groups},
+            "seeds": plan.seeds, **(extra or {}),
+        })
+        todo = []
+        for r in plan.runs:
+            rel = Path(r.task.path).relative_to(root).as_posix()
+            base = {"label": r.task.label, "method": r.task.config.method, "seed": r.task.seed, "path": rel}
+            if r.state == "done":
+                manifest.set_run(r.task.key, **base, status="skipped", note="finished earlier")
+            else:
+                manifest.set_run(r.task.key, **base, status="pending", resumed=r.state == "resume", error=None)
+                todo.append(r)
+        manifest.write()
+        ex = make_executor(executor, workers, plan.device, ray_address)
+        limit = len(todo) if (executor == "ray" and not workers) else max(1, workers or 1)
+        progress = ExperimentProgress(len(plan.runs), len(plan.runs) - len(todo), quiet, ex.inline)
+        status = "interrupted"
+        try:
+            queue, running = list(todo), 0
+            while queue or running:
+                while queue and running < limit:
+                    r = queue.pop(0)
+                    task = replace(r.task, resume=r.state == "resume", quiet=quiet or not ex.inline,
+                                   return_files=executor == "ray")
+                    ex.submit(task)
+                    running += 1
+                    manifest.set_run(task.key, status="running")
+                    manifest.write()
+                    progress.started(task)
+                for task, outcome in ex.wait(1.0):
+                    running -= 1
+                    _record(manifest, task, outcome)
+                    progress.finished(task, outcome)
+                progress.poll()
+            failed = [r.task.key for r in todo if manifest.data["runs"][r.task.key].get("status") == "failed"]
+            status = "failed" if failed else "finished"
+        finally:
+            progress.close()
+            ex.close()
+            manifest.finish(status)
+    if status == "failed":
+        raise RunError(f"{len(failed)} of {len(plan.runs)} runs failed ({', '.join(failed[:4])}"
+                       f"{', ...' if len(failed) > 4 else ''}); see {manifest.path}; rerun the same command to "
+                       "retry them (finished runs are kept)")
+    return manifest.data
+
+
+def _record(manifest: Manifest, task: RunTask, outcome: dict[str, Any]) -> None:
+    """Store an outcome; mirror the small files of a remote run if they are missing here."""
+    files = outcome.get("files")
+    if files and not (Path(task.path) / "result.json").is_file():
+        from nasbench_sd.io import atomic_write_text, ensure_writable_dir
+
+        ensure_writable_dir(task.path)
+        for name in sorted(files, key=lambda n: n == "result.json"):  # result.json last
+            atomic_write_text(Path(task.path) / name, files[name])
+    fields: dict[str, Any] = {"status": outcome["status"], "wall_time_s": outcome.get("wall_time_s"),
+                              "error": outcome.get("error")}
+    result = outcome.get("result")
+    if result:
+        fields.update(cell=result["cell"], index=result["index"], c10_test=result["benchmark"]["c10_test"])
+    manifest.set_run(task.key, **fields)
+    manifest.write()
