@@ -91,7 +91,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
         loader.load_state_dict(state["loader"])
         torch.set_rng_state(state["torch_rng"])
         records, start_epoch, elapsed_before = state["records"], state["epoch"] + 1, state["elapsed"]
-        run.rewrite_metrics(records)
+    run.rewrite_metrics(records)  # drop records a killed process wrote after its last checkpoint
     progress = Progress(total=(s.epochs - start_epoch) * len(loader), initial_epoch=start_epoch,
                         epochs=s.epochs, disable=quiet, label=f"{cfg.method} seed {cfg.seed}")
     steps_done = 0

@@ -71,6 +71,8 @@ class RunDir:
             raise UserError(f"{self.path} already holds a finished run (result.json); choose another --out")
         if self.has_checkpoint() and not resume:
             raise UserError(f"{self.path} holds an unfinished run; pass --resume to continue it")
+        for stale in self.path.glob(".*.tmp"):  # left by a process killed mid-write (we hold the lock)
+            stale.unlink(missing_ok=True)
         if saved is None:
             atomic_write_json(self.path / CONFIG, config)
         return self.has_checkpoint()
