@@ -20,6 +20,9 @@ def _run_options(f):
         click.option("--data-root", default=None, help="Folder holding cifar-10-batches-py/ (or $NASBENCH_SD_DATA)."),
         click.option("--workers", "-w", type=int, default=None,
                      help="Runs at once, each in its own process [local: 1; ray: all that the cluster fits]."),
+        click.option("--threads", type=int, default=1, show_default=True,
+                     help="torch CPU threads per run. CPU results depend on it, so it is fixed rather than "
+                          "derived from --workers; use --workers to fill the cores."),
         click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="local: this machine; ray: one Ray task per run (one GPU each on CUDA)."),
         click.option("--ray-address", default=None, help="Ray cluster address [$RAY_ADDRESS; else a local Ray]."),
@@ -52,7 +55,7 @@ def _check_exec_options(workers, executor, ray_address) -> None:
         raise UserError("--ray-address needs --executor ray")
 
 
-def execute(groups, seeds, preset, out, data_root, workers, executor, ray_address, device, quiet,
+def execute(groups, seeds, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,
             extra=None) -> dict:
     """Plan (validating everything), run, and print a one-line summary; exit 1 if runs failed."""
     from nasbench_sd.errors import RunError
@@ -61,7 +64,8 @@ def execute(groups, seeds, preset, out, data_root, workers, executor, ray_addres
     _check_exec_options(workers, executor, ray_address)
     device = _device(device, executor)
     remote = executor == "ray" and bool(ray_address or os.environ.get("RAY_ADDRESS"))
-    plan = plan_experiment(groups, seeds, preset, out, device=device, data_root=data_root, check_data=not remote)
+    plan = plan_experiment(groups, seeds, preset, out, device=device, data_root=data_root, check_data=not remote,
+                           threads=threads)
     counts = plan.counts()
     try:
         manifest = run_experiment(plan, executor, workers, ray_address, quiet, extra)
@@ -78,7 +82,7 @@ def execute(groups, seeds, preset, out, data_root, workers, executor, ray_addres
 @click.option("--method", "-m", "methods", required=True, help="Method or comma-separated methods: sd-darts,gdas.")
 @click.option("--out", default=None, help="Experiment directory [results/<preset>].")
 @_run_options
-def run(methods, out, seeds, preset, sets, data_root, workers, executor, ray_address, device, quiet):
+def run(methods, out, seeds, preset, sets, data_root, workers, threads, executor, ray_address, device, quiet):
     """Search with every (method, seed): results/<experiment>/<method>/seed-<n>/.
 
     Finished runs are skipped, unfinished ones resumed; all input is checked
@@ -90,7 +94,7 @@ def run(methods, out, seeds, preset, sets, data_root, workers, executor, ray_add
 
     names, seed_list, set_map = parse_methods(methods), parse_seeds(seeds), parse_sets(sets)
     out = out or f"results/{preset}"
-    execute(method_groups(names, set_map), seed_list, preset, out, data_root, workers, executor,
+    execute(method_groups(names, set_map), seed_list, preset, out, data_root, workers, threads, executor,
             ray_address, device, quiet)
     click.echo(f"next: nasbench-sd table {out} && nasbench-sd plot {out}")
 
@@ -136,8 +140,8 @@ def plot(results_dir, out, ops_of):
 @click.option("--values", "values", required=True, help="Comma-separated values, e.g. 0,5,10.")
 @click.option("--out", default=None, help="Experiment directory [results/<preset>-<method>-<param>].")
 @_run_options
-def ablate(method, param, values, out, seeds, preset, sets, data_root, workers, executor, ray_address, device,
-           quiet):
+def ablate(method, param, values, out, seeds, preset, sets, data_root, workers, threads, executor, ray_address,
+           device, quiet):
     """Run a method for each value of one setting (results/<experiment>/<method>-<param>=<value>/seed-<n>/),
     then write ablation-<param>.csv and a plot of final accuracy vs the value."""
     from nasbench_sd.config import parse_sets
@@ -147,7 +151,7 @@ def ablate(method, param, values, out, seeds, preset, sets, data_root, workers, 
     seed_list, set_map = parse_seeds(seeds), parse_sets(sets)
     groups, key, value_list = ablation_groups(method, param, values, set_map)
     out = out or f"results/{preset}-{method}-{param}"
-    execute(groups, seed_list, preset, out, data_root, workers, executor, ray_address, device, quiet,
+    execute(groups, seed_list, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,
             extra={"ablation": {"method": method, "param": param, "key": key, "values": value_list}})
     for p in summarize_ablation(out, method, param, key, value_list, groups):
         click.echo(str(p))

@@ -20,14 +20,9 @@ from collections import deque
 from typing import Any
 
 from nasbench_sd.errors import UserError
-from nasbench_sd.experiments.worker import RunTask, execute_task, execute_with_threads, init_pool_worker
+from nasbench_sd.experiments.worker import RunTask, execute_task, init_pool_worker
 
 EXECUTORS = ("local", "ray")
-
-
-def threads_per_run(workers: int) -> int:
-    """CPU threads each of ``workers`` concurrent local runs may use (>= 1)."""
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 class SerialExecutor:
@@ -54,7 +49,7 @@ class SerialExecutor:
 
 class PoolExecutor:
     """``workers`` separate processes (spawned, so CUDA and threads are safe); each
-    loads the search data once and limits torch to its share of the CPU cores."""
+    loads the search data once and keeps it for its next runs."""
 
     inline = False
 
@@ -63,7 +58,7 @@ class PoolExecutor:
         from concurrent.futures import ProcessPoolExecutor
 
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=init_pool_worker, initargs=(threads_per_run(workers),))
+                                         initializer=init_pool_worker)
         self._futures: dict[Any, RunTask] = {}
 
     def submit(self, task: RunTask) -> None:
@@ -94,12 +89,12 @@ class PoolExecutor:
 
 class RayExecutor:
     """One Ray task per run: ``num_gpus=1`` when the device is CUDA, else
-    ``num_cpus`` = the local share of cores. Connects to ``address`` (or
+    ``num_cpus`` = the run's torch threads. Connects to ``address`` (or
     ``$RAY_ADDRESS``), else starts a local Ray instance."""
 
     inline = False
 
-    def __init__(self, device: str, address: str | None, workers: int | None):
+    def __init__(self, device: str, address: str | None, threads: int):
         try:
             import ray
         except ImportError:
@@ -117,16 +112,12 @@ class RayExecutor:
             except Exception as e:  # noqa: BLE001 - connection problems are the user's to fix
                 raise UserError(f"cannot start or reach Ray ({address or 'local'}): {type(e).__name__}: {e}") \
                     from None
-        if device.startswith("cuda"):
-            self._threads, options = None, {"num_gpus": 1, "num_cpus": 1}
-        else:
-            self._threads = threads_per_run(workers or 1)
-            options = {"num_cpus": self._threads}
-        self._remote = ray.remote(execute_with_threads).options(max_retries=0, **options)
+        options = {"num_gpus": 1, "num_cpus": 1} if device.startswith("cuda") else {"num_cpus": max(1, threads)}
+        self._remote = ray.remote(execute_task).options(max_retries=0, **options)
         self._refs: dict[Any, RunTask] = {}
 
     def submit(self, task: RunTask) -> None:
-        self._refs[self._remote.remote(task, self._threads)] = task
+        self._refs[self._remote.remote(task)] = task
 
     def wait(self, timeout: float) -> list[tuple[RunTask, dict[str, Any]]]:
         if not self._refs:
@@ -154,10 +145,10 @@ class RayExecutor:
             self._ray.shutdown()
 
 
-def make_executor(kind: str, workers: int | None, device: str, ray_address: str | None = None):
+def make_executor(kind: str, workers: int | None, device: str, ray_address: str | None = None, threads: int = 1):
     """An executor by name (``local`` or ``ray``)."""
     if kind == "local":
         return SerialExecutor() if (workers or 1) == 1 else PoolExecutor(int(workers))
     if kind == "ray":
-        return RayExecutor(device, ray_address, workers)
+        return RayExecutor(device, ray_address, threads)
     raise UserError(f"unknown executor {kind!r} (choose from {', '.join(EXECUTORS)})")

@@ -148,7 +148,7 @@ def plot_op_probs(g: GroupCurves, folder: Path) -> list[Path]:
     axes[0, 0].set_ylim(0, min(1.0, max(0.3, 1.1 * top)))
     for ax in axes[:, 0]:
         ax.set_ylabel("op probability")
-    axes[0, 0].legend(fontsize=7)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right center", fontsize=8, title="operation")
     fig.suptitle(f"{g.label}: op probabilities per edge (mean over n={g.n} seeds; preset {g.preset}, "
                  f"{g.epochs} search epochs)", fontsize=10)
     safe = g.label.replace("/", "_")

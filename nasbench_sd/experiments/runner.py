@@ -45,6 +45,7 @@ class Plan:
     groups: list[Group]
     device: str
     data_root: str | None
+    threads: int = 1
     runs: list[PlannedRun] = field(default_factory=list)
     group_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -61,7 +62,7 @@ def method_groups(methods: list[str], sets: dict[str, str]) -> list[Group]:
 
 
 def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str | Path, device: str = "cpu",
-                    data_root: str | Path | None = None, check_data: bool = True) -> Plan:
+                    data_root: str | Path | None = None, check_data: bool = True, threads: int = 1) -> Plan:
     """Resolve every run and check that all can start; writes nothing.
 
     Raises :class:`UserError` (one line) for any bad input, including a run
@@ -72,11 +73,13 @@ def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str
 
     if not groups or not seeds:
         raise UserError("nothing to run: give at least one method and one seed")
+    if threads < 1:
+        raise UserError(f"--threads must be >= 1, got {threads}")
     root = check_writable(out)
     if root.is_dir():
         check_not_locked(root, "experiment directory")
     plan = Plan(root=root, preset=preset, seeds=list(seeds), groups=list(groups), device=device,
-                data_root=None if data_root is None else str(data_root))
+                data_root=None if data_root is None else str(data_root), threads=int(threads))
     for g in groups:
         check_label(g.label)
         configs = [build_run_config(g.method, preset, seed, dict(g.sets), device=device) for seed in seeds]
@@ -93,7 +96,8 @@ def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str
 
 
 def _task(g: Group, seed: int, path: Path, cfg, plan: Plan) -> RunTask:
-    return RunTask(label=g.label, seed=seed, path=str(path), config=cfg, data_root=plan.data_root)
+    return RunTask(label=g.label, seed=seed, path=str(path), config=cfg, data_root=plan.data_root,
+                   threads=plan.threads)
 
 
 def _state(run, cfg) -> str:
@@ -143,6 +147,7 @@ def run_experiment(plan: Plan, executor: str = "local", workers: int | None = No
     with directory_lock(root, "experiment directory"):
         manifest = Manifest(root, load_manifest(root), {
             "preset": plan.preset, "device": plan.device, "executor": executor, "workers": workers,
+            "threads_per_run": plan.threads,
             "groups": {g.label: {"method": g.method, "sets": dict(g.sets), "config": plan.group_configs[g.label]}
                        for g in plan.groups},
             "seeds": plan.seeds, **(extra or {}),
@@ -157,7 +162,7 @@ def run_experiment(plan: Plan, executor: str = "local", workers: int | None = No
                 manifest.set_run(r.task.key, **base, status="pending", resumed=r.state == "resume", error=None)
                 todo.append(r)
         manifest.write()
-        ex = make_executor(executor, workers, plan.device, ray_address)
+        ex = make_executor(executor, workers, plan.device, ray_address, plan.threads)
         limit = len(todo) if (executor == "ray" and not workers) else max(1, workers or 1)
         progress = ExperimentProgress(len(plan.runs), len(plan.runs) - len(todo), quiet, ex.inline)
         status = "interrupted"

@@ -107,19 +107,17 @@ def _overrides(cfg: dict[str, Any]) -> str:
     from nasbench_sd.config import build_run_config
 
     try:
-        base = build_run_config(cfg["method"], cfg["preset"], 0).to_dict()
-        search = {k: str(v) for k, v in cfg["search"].items() if base["search"].get(k) != v}
+        preset = build_run_config(cfg["method"], cfg["preset"], 0).to_dict()["search"]
+        search = {k: v for k, v in cfg["search"].items() if preset.get(k) != v}
         # method defaults scaled to the run's epochs (e.g. sd-darts warm-up) are not overrides
-        base = build_run_config(cfg["method"], cfg["preset"], 0, {k: v for k, v in search.items()
-                                                                 if not isinstance(cfg["search"][k], (tuple, list))})
-        base = base.to_dict()
+        scaled = build_run_config(cfg["method"], cfg["preset"], 0, {k: str(v) for k, v in search.items()
+                                                                   if not isinstance(v, (tuple, list))})
+        method_defaults = scaled.to_dict()["method_config"]
     except (UserError, KeyError, TypeError, ValueError):
         return "?"
-    out = []
-    for part in ("search", "method_config"):
-        for k, v in cfg.get(part, {}).items():
-            if base[part].get(k) != v and not (isinstance(v, list) and tuple(v) == base[part].get(k)):
-                out.append(f"{'method.' if part == 'method_config' else ''}{k}={v}")
+    out = [f"{k}={v}" for k, v in search.items()]
+    out += [f"method.{k}={v}" for k, v in cfg.get("method_config", {}).items()
+            if method_defaults.get(k) != v and not (isinstance(v, list) and tuple(v) == method_defaults.get(k))]
     return " ".join(out)
 
 

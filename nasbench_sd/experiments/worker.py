@@ -10,7 +10,6 @@ run that needs the same data set, split and limit.
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ class RunTask:
     data_root: str | None = None
     resume: bool = False
     quiet: bool = True
+    #: torch CPU threads for this run (CPU results depend on it; see ``--threads``); None = leave as is.
+    threads: int | None = 1
     #: Return the run's small files with the outcome (Ray without a shared file system).
     return_files: bool = False
 
@@ -50,8 +51,8 @@ def set_threads(threads: int | None) -> None:
         return
     import torch
 
-    torch.set_num_threads(int(threads))
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
 
 
 def die_with_parent() -> None:
@@ -67,10 +68,9 @@ def die_with_parent() -> None:
         pass
 
 
-def init_pool_worker(threads: int | None) -> None:
+def init_pool_worker() -> None:
     """Initializer of process-pool workers."""
     die_with_parent()
-    set_threads(threads)
 
 
 def search_data(cfg: RunConfig, data_root: str | None) -> Any:
@@ -98,6 +98,7 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     from nasbench_sd.errors import RunError, UserError
     from nasbench_sd.search import run_search
 
+    set_threads(task.threads)
     t0 = time.time()
     outcome: dict[str, Any] = {"key": task.key, "status": "failed", "result": None, "error": None}
     try:
@@ -115,9 +116,3 @@ def execute_task(task: RunTask) -> dict[str, Any]:
         outcome["files"] = {name: (Path(task.path) / name).read_text()
                             for name in SMALL_FILES if (Path(task.path) / name).is_file()}
     return outcome
-
-
-def execute_with_threads(task: RunTask, threads: int | None) -> dict[str, Any]:
-    """:func:`execute_task` after limiting torch threads (used by Ray tasks)."""
-    set_threads(threads)
-    return execute_task(task)
