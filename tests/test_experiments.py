@@ -264,3 +264,32 @@ def test_ablate_runs_each_value(tmp_path, capsys, cifar10_root):
         assert float(r["c10_test_mean"]) == pytest.approx(sum(vals) / 2, abs=1e-9)
     for ext in ("png", "pdf"):
         assert (out / f"ablation-K.{ext}").stat().st_size > 1000
+
+
+def test_failed_run_does_not_stop_the_others(tmp_path, capsys):
+    """A run that fails is reported (exit 1, one line, manifest says why); the others finish."""
+    from nasbench_sd.errors import RunError
+    from nasbench_sd.methods import register, unregister
+    from nasbench_sd.methods.random_search import RandomSearch
+
+    class Failing(RandomSearch):
+        name = "failing-for-test"
+
+        def genotype(self):
+            if self.seed == 1:
+                raise RunError("diverged on purpose")
+            return super().genotype()
+
+    register(Failing)
+    try:
+        out = tmp_path / "exp"
+        code, _, err = run_cli(capsys, "run", "--method", "failing-for-test,random", "--seeds", "3", "--out", out,
+                               "-q")
+    finally:
+        unregister("failing-for-test")
+    assert code == 1 and err.count("\n") == 1 and "1 of 6 runs failed" in err, err
+    runs = json.loads((out / "experiment.json").read_text())["runs"]
+    assert runs["failing-for-test/seed-1"] == {**runs["failing-for-test/seed-1"], "status": "failed",
+                                               "error": "diverged on purpose"}
+    assert sum(r["status"] == "finished" for r in runs.values()) == 5
+    assert not (out / "failing-for-test/seed-1/result.json").exists()

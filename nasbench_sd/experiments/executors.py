@@ -82,9 +82,12 @@ class PoolExecutor:
         return out
 
     def close(self) -> None:
+        """Cancel queued runs; on an interrupt, do not wait for running ones (the
+        workers die with this process and their runs resume next time)."""
+        interrupted = bool(self._futures)
         for future in self._futures:
             future.cancel()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 class RayExecutor:

@@ -143,14 +143,14 @@ def plot_op_probs(g: GroupCurves, folder: Path) -> list[Path]:
         for k, op in enumerate(OPS):
             ax.plot(epochs, [p[e][k] for p in probs], marker=".", label=OP_LABELS[op])
         ax.set_title(f"edge {e}: node {frm} → node {to}", fontsize=9)
+        ax.axhline(1 / len(OPS), color="0.5", linestyle=":", linewidth=1)
+        ax.ticklabel_format(axis="y", useOffset=False)
         _int_epochs(ax, label=e >= 3)
-    top = max(max(max(row) for row in p) for p in probs)
-    axes[0, 0].set_ylim(0, min(1.0, max(0.3, 1.1 * top)))
     for ax in axes[:, 0]:
         ax.set_ylabel("op probability")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right center", fontsize=8, title="operation")
     fig.suptitle(f"{g.label}: op probabilities per edge (mean over n={g.n} seeds; preset {g.preset}, "
-                 f"{g.epochs} search epochs)", fontsize=10)
+                 f"{g.epochs} search epochs; dotted: uniform 1/{len(OPS)})", fontsize=10)
     safe = g.label.replace("/", "_")
     return save(fig, folder, f"op-probs-{safe}")
 
