@@ -13,7 +13,7 @@ import sys
 import click
 
 from nasbench_sd import __version__
-from nasbench_sd.errors import UserError
+from nasbench_sd.errors import RunError, UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +55,11 @@ def main(argv: list[str] | None = None) -> None:
         fail(e.format_message().replace("\n", " "))
     except UserError as e:
         fail(str(e).replace("\n", " "))
+    except RunError as e:
+        click.echo(f"nasbench-sd: error: {str(e).replace(chr(10), ' ')}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
-        click.echo("nasbench-sd: interrupted (finished work is kept; rerun with --resume to continue)", err=True)
+        click.echo("nasbench-sd: interrupted; finished work is kept (rerun the same `run` command, "
+                   "or `search` with --resume, to continue)", err=True)
         sys.exit(130)
     sys.exit(rv if isinstance(rv, int) else 0)

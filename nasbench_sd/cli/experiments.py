@@ -36,8 +36,8 @@ def _run_options(f):
 
 def _device(device: str, executor: str) -> str:
     """Resolve --device; on Ray, 'cuda' names the workers' GPUs, not the driver's."""
-    from nasbench_sd.cli.search import resolve_device
     from nasbench_sd.errors import UserError
+    from nasbench_sd.runtime import resolve_device
 
     if executor == "ray" and device.startswith("cuda"):
         if device != "cuda":

@@ -4,22 +4,6 @@ from __future__ import annotations
 
 import click
 
-
-def resolve_device(name: str) -> str:
-    """'auto' -> 'cuda' when available, else 'cpu'; validates explicit names."""
-    import torch
-
-    from nasbench_sd.errors import UserError
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {name!r} requested but CUDA is not available (use --device cpu)")
-    if not (name == "cpu" or name.startswith("cuda")):
-        raise UserError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N)")
-    return name
-
-
 SET_HELP = "Override a setting: a SearchConfig field (epochs=10) or a method field (method.lam=0.5). Repeatable."
 
 
@@ -32,13 +16,17 @@ SET_HELP = "Override a setting: a SearchConfig field (epochs=10) or a method fie
 @click.option("--out", default=None, help="Run directory [runs/<method>/seed-<seed>].")
 @click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N].")
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="torch CPU threads (CPU results depend on it; `run` uses the same default).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def search(method, preset, seed, sets, data_root, out, resume, device, quiet):
+def search(method, preset, seed, sets, data_root, out, resume, device, threads, quiet):
     """Search a cell with one method and one seed; writes a run directory with
     config.json, metrics.jsonl (one record per epoch), checkpoints and result.json."""
     from nasbench_sd.config import build_run_config, parse_sets
+    from nasbench_sd.runtime import resolve_device, set_threads
     from nasbench_sd.search import run_search
 
+    set_threads(threads)
     cfg = build_run_config(method, preset, seed, parse_sets(sets), device=resolve_device(device))
     out = out or f"runs/{method}/seed-{seed}"
     result = run_search(cfg, out, data_root=data_root, resume=resume, quiet=quiet)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nasbench_sd.config import RunConfig
+from nasbench_sd.runtime import set_threads
 
 #: Files of a run directory returned by remote workers (see ``return_files``).
 SMALL_FILES = ("config.json", "metrics.jsonl", "result.json")
@@ -43,16 +44,6 @@ class RunTask:
     @property
     def key(self) -> str:
         return f"{self.label}/seed-{self.seed}"
-
-
-def set_threads(threads: int | None) -> None:
-    """Limit torch (and OpenMP/MKL) to ``threads`` threads in this process."""
-    if not threads:
-        return
-    import torch
-
-    if torch.get_num_threads() != int(threads):
-        torch.set_num_threads(int(threads))
 
 
 def die_with_parent() -> None:

@@ -1,0 +1,37 @@
+"""Process-level settings of a run: the device and the number of CPU threads.
+
+Both are passed in explicitly (nothing is set at import time). On CPU the
+thread count changes floating-point reduction order, hence results, so every
+command fixes it (default 1) and it is recorded in each result's provenance.
+"""
+
+from __future__ import annotations
+
+from nasbench_sd.errors import UserError
+
+DEFAULT_THREADS = 1
+
+
+def resolve_device(name: str) -> str:
+    """'auto' -> 'cuda' when available, else 'cpu'; validates explicit names."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not (name == "cpu" or name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit())):
+        raise UserError(f"unknown device {name!r} (auto, cpu, cuda, cuda:N)")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {name!r} requested but CUDA is not available (use --device cpu)")
+    return name
+
+
+def set_threads(threads: int | None) -> None:
+    """Limit torch's intra-op CPU threads in this process (None/0: leave as is)."""
+    if not threads:
+        return
+    if threads < 0:
+        raise UserError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    if torch.get_num_threads() != int(threads):
+        torch.set_num_threads(int(threads))
