@@ -85,3 +85,16 @@ def test_help_and_version_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "Differentiable NAS" in out and "0.1.0" in out
     assert out.strip().endswith("NO-TORCH")
+
+
+@pytest.mark.parametrize("cell", ["6111", "1835", "0", ALL_SKIP.replace("skip_connect~2", "nor_conv_3x3~2")])
+def test_cell_params_equal_benchmark_params_column(capsys, cell):
+    from nasbench_sd.benchmark import get_benchmark, parse_cell_or_index
+
+    code, out, _ = run_cli(capsys, "cell", cell, "--json")
+    data = json.loads(out)
+    expected = get_benchmark().record(parse_cell_or_index(cell)).params_mb_cifar10
+    assert code == 0
+    assert data["params_mb"] == pytest.approx(expected, abs=5e-7)
+    assert [e["op"] for e in data["edges"]] == list(parse_cell_or_index(cell).ops)
+    assert data["num_parameter_free"] == parse_cell_or_index(cell).num_parameter_free
