@@ -29,6 +29,7 @@ import torch
 
 from nasbench_sd.cells import Cell
 from nasbench_sd.config import CPU, PAPER, SearchConfig
+from nasbench_sd.data.loader import StepBatch
 from nasbench_sd.methods.base import MethodConfig, SearchContext, SearchMethod
 from nasbench_sd.methods.registry import get_method, list_methods
 from nasbench_sd.seeding import derive_seed
@@ -47,18 +48,8 @@ def toy_search_config(**overrides: Any) -> SearchConfig:
     return SearchConfig(**{"channels": 4, "cells_per_stage": 1, "epochs": 3, "batch_size": 8, **overrides})
 
 
-@dataclass(frozen=True, eq=False)
-class ToyBatch:
-    """The fields of :class:`nasbench_sd.data.StepBatch` a method may read."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    idx_train: torch.Tensor
-    x_valid: torch.Tensor
-    y_valid: torch.Tensor
-    idx_valid: torch.Tensor
-    epoch: int
-    step: int
+#: The harness feeds methods the loop's own batch type.
+ToyBatch = StepBatch
 
 
 @dataclass
