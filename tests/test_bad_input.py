@@ -72,6 +72,18 @@ CASES: list[tuple[str, list[str], str]] = [
     ("unwritable-out", search("--out", "{tmp}/a-file/run"), "not writable"),
     ("incompatible-run-dir", search("--out", "{other_run}", "--resume"), "another configuration"),
     ("finished-run-dir", search("--out", "{finished_run}"), "finished run"),
+    # experiments
+    ("run-unknown-method", ["run", "-m", "sd-darts,darts-v9", "--seeds", "2", "--out", "{out}"], "darts-v9"),
+    ("run-zero-seeds", ["run", "-m", "sd-darts", "--seeds", "0", "--out", "{out}"], "seed"),
+    ("run-negative-seeds", ["run", "-m", "sd-darts", "--seeds", "-3", "--out", "{out}"], "seed"),
+    ("run-malformed-seeds", ["run", "-m", "sd-darts", "--seeds", "1,b", "--out", "{out}"], "seed"),
+    ("run-bad-set", ["run", "-m", "sd-darts", "--seeds", "1", "--set", "epochs=-2", "--out", "{out}"], "epochs"),
+    ("run-unwritable-out", ["run", "-m", "random", "--seeds", "1", "--out", "{tmp}/a-file/x"], "cannot be created"),
+    ("table-missing-dir", ["table", "{tmp}/no-such-results"], "{tmp}/no-such-results"),
+    ("table-no-runs", ["table", "{tmp}/empty"], "no results below"),
+    ("plot-no-runs", ["plot", "{tmp}/empty"], "no"),
+    ("ablate-unknown-param", ["ablate", "-m", "sd-darts", "--param", "colour", "--values", "1,2", "--out", "{out}"],
+     "colour"),
 ]
 
 
@@ -113,7 +125,7 @@ def test_bad_input(name, argv, fragment, world, tmp_path, capsys):
         main(argv)
     _, err = capsys.readouterr()
     assert exc.value.code == 2, err
-    assert fragment in err, err
+    assert fragment.format(**paths) in err, err
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err
     assert not out.exists(), f"{name} wrote {out}"
