@@ -53,6 +53,9 @@ class SearchConfig:
     hessian_every: int = 0  # epochs between dominant-eigenvalue estimates; 0 = never
     hessian_iters: int = 20  # power-iteration steps
     hessian_samples: int = 256  # fixed valid samples the Hessian is taken on
+    # speed (meant for CUDA; both are recorded with the config of every result)
+    amp: str = "off"  # off | bf16: autocast the search steps to bfloat16
+    compile: bool = False  # torch.compile the supernet
     # lookup
     # per-epoch lookups use the bundled NB201 v1_1 table (offline); re-query a final
     # cell with the official APIs via `nasbench-sd query --benchmark nb201|nats`
@@ -74,6 +77,7 @@ class SearchConfig:
         _check(0 <= self.a_beta1 < 1 and 0 <= self.a_beta2 < 1, "a_beta1 and a_beta2 must be in [0, 1)")
         _check(self.hessian_every >= 0 and self.hessian_iters >= 1 and self.hessian_samples >= 1,
                "hessian_every must be >= 0, hessian_iters and hessian_samples >= 1")
+        _check(self.amp in ("off", "bf16"), f"unknown amp mode {self.amp!r} (off, bf16)")
         _check(self.benchmark == "table", f"unknown search-time benchmark {self.benchmark!r} (only 'table'; "
                "re-query final cells with `nasbench-sd query --benchmark nb201|nats`)")
 

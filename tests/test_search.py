@@ -95,3 +95,10 @@ def test_random_method_needs_no_training(tmp_path):
     r1 = run_search(tiny_config("random", seed=1), tmp_path / "a", quiet=True)
     r2 = run_search(tiny_config("random", seed=1), tmp_path / "b", quiet=True)
     assert r1["cell"] == r2["cell"] and Cell.from_string(r1["cell"])
+
+
+def test_bf16_autocast_runs_and_is_recorded(tmp_path):
+    cfg = tiny_config("darts-v1", epochs="1", amp="bf16")
+    result = run_search(cfg, tmp_path / "r", data=tiny_data(), quiet=True)
+    assert result["config"]["search"]["amp"] == "bf16"
+    assert Cell.from_string(result["cell"])

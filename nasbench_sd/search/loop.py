@@ -77,7 +77,8 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
     w_opt = torch.optim.SGD(net.parameters(), lr=s.w_lr, momentum=s.w_momentum, nesterov=s.w_nesterov,
                             weight_decay=s.w_weight_decay)
     loader = SearchLoader(data, s.batch_size, cfg.seed, device)
-    ctx = SearchContext(network=net, w_optimizer=w_opt, device=device, search=s, steps_per_epoch=len(loader),
+    network = torch.compile(net) if s.compile else net  # `net` keeps the plain state_dict keys
+    ctx = SearchContext(network=network, w_optimizer=w_opt, device=device, search=s, steps_per_epoch=len(loader),
                         num_classes=data.num_classes, num_train_keys=int(data.train_index.max()) + 1,
                         num_valid_keys=int(data.valid_index.max()) + 1)
     method.setup(ctx)
@@ -102,7 +103,8 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
             ctx.step, ctx.lr = batch.step, cosine_lr(s, epoch, batch.step, len(loader))
             for group in w_opt.param_groups:
                 group["lr"] = ctx.lr
-            stats = method.step(batch, ctx)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp == "bf16"):
+                stats = method.step(batch, ctx)
             _check_finite(stats, method, epoch, batch.step, run)
             n = int(batch.y_train.shape[0])
             for k, v in stats.items():
