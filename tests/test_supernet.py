@@ -198,7 +198,11 @@ def test_bad_inputs_are_user_errors() -> None:
 
 def test_config_and_sizes() -> None:
     net = SuperNet(8, 2, 7, 2)
-    assert net.config == {"channels": 8, "cells_per_stage": 2, "num_classes": 7, "partial_channels": 2}
+    assert net.config == {
+        "channels": 8, "cells_per_stage": 2, "num_classes": 7, "partial_channels": 2, "channels_last": True
+    }
+    ref = ReferenceSuperNet(8, 2, 7, 2)
+    assert ref.config == {"channels": 8, "cells_per_stage": 2, "num_classes": 7, "partial_channels": 2}
     assert (net.num_edges, net.num_ops) == (NUM_EDGES, NUM_OPS)
     assert list(net.parameters()) and not any(p.shape == (NUM_EDGES, NUM_OPS) for p in net.parameters())
     assert len(net.cells) == 3 * 2 + 2

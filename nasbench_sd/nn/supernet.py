@@ -174,6 +174,10 @@ class SuperNet(MacroNet):
     (straight-through). ``partial_channels = k > 1`` mixes only the first
     ``C/k`` channels of every edge and shuffles (PC-DARTS). Search cells use
     batch-statistics BN without affine parameters.
+
+    ``channels_last=True`` runs the network in the channels-last memory layout
+    (converting the input), which oneDNN convolutions and pooling prefer on
+    CPU; it changes speed only, not the function (logits come back as usual).
     """
 
     def __init__(
@@ -192,6 +196,7 @@ class SuperNet(MacroNet):
             "cells_per_stage": cells_per_stage,
             "num_classes": num_classes,
             "partial_channels": partial_channels,
+            "channels_last": channels_last,
         }
         self.num_edges = len(EDGES)
         self.num_ops = NUM_OPS
