@@ -37,7 +37,9 @@ def main() -> None:
     t = time.perf_counter()
     subprocess.run(search_command(args, work / "full", resume=False), check=True)
     t_full = time.perf_counter() - t
-    kills = random_kills(a.kills, max_after_s=max(2.0, t_full / 3), seed=a.seed)
+    epochs = len(RunDir(work / "full").metrics())
+    epoch_s = sum(r["epoch_seconds"] for r in RunDir(work / "full").metrics()) / epochs
+    kills = random_kills(a.kills, epochs, epoch_s, seed=a.seed)
     t = time.perf_counter()
     reports = run_with_kills(args, work / "cut", kills)
     t_cut = time.perf_counter() - t
@@ -54,10 +56,10 @@ def main() -> None:
         f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}.",
         f"Uninterrupted run: {t_full:.1f} s; killed-and-resumed run: {t_cut:.1f} s in {len(reports) + 1} processes.",
         "",
-        "| # | kill after (s) | during checkpoint write | killed | finished epochs after kill |",
-        "|---|---|---|---|---|",
-        *(f"| {i + 1} | {r.kill.after_s:.2f} | {r.kill.during_checkpoint} | {r.killed} | {r.epochs_done} |"
-          for i, r in enumerate(reports)),
+        "| # | after epoch | then (s) | during checkpoint write | killed | finished epochs after kill |",
+        "|---|---|---|---|---|---|",
+        *(f"| {i + 1} | {r.kill.epoch} | {r.kill.after_s:.2f} | {r.kill.during_checkpoint} | {r.killed} "
+          f"| {r.epochs_done} |" for i, r in enumerate(reports)),
         "",
         f"- same final cell: **{same_cell}** ({cut.result()['cell']})",
         f"- same architecture parameters (bit for bit): **{same_arch}**",

@@ -113,9 +113,9 @@ def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path, c
     args = [*SEARCH_ARGS, "--data-root", str(cifar10_root)]
     full = subprocess.run(search_command(args, tmp_path / "full", resume=False), capture_output=True, text=True)
     assert full.returncode == 0, full.stderr
-    kills = [Kill(2.5, during_checkpoint=True), Kill(3.0), Kill(4.0, during_checkpoint=True), Kill(5.0)]
+    kills = [Kill(0, 0.2), Kill(1, during_checkpoint=True), Kill(2, 0.3), Kill(3, during_checkpoint=True)]
     reports = run_with_kills(args, tmp_path / "cut", kills)
-    assert any(r.killed for r in reports)
+    assert sum(r.killed for r in reports) >= 3
     assert not list((tmp_path / "cut").glob(".*.tmp"))
     a, b = RunDir(tmp_path / "full"), RunDir(tmp_path / "cut")
     assert a.result()["cell"] == b.result()["cell"]

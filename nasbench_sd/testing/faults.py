@@ -17,10 +17,12 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Kill:
-    """One kill: ``after_s`` seconds after the process starts, or (``during_checkpoint``)
-    as soon as a checkpoint temp file appears after that time."""
+    """One kill: once the run has ``epoch`` finished epochs, wait ``after_s``
+    seconds (mid-epoch) and kill; with ``during_checkpoint``, kill instead as
+    soon as the next checkpoint's temp file appears (mid-write)."""
 
-    after_s: float
+    epoch: int
+    after_s: float = 0.0
     during_checkpoint: bool = False
 
 
@@ -49,8 +51,11 @@ def run_with_kills(args: list[str], out: Path, kills: list[Kill], timeout_s: flo
         t0 = time.perf_counter()
         proc = subprocess.Popen(search_command(args, out, resume=i > 0 or (out / "config.json").exists()),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        while proc.poll() is None and time.perf_counter() - t0 < kill.after_s:
-            time.sleep(0.01)
+        while proc.poll() is None and _epochs_done(out) < kill.epoch:
+            time.sleep(0.005)
+        t1 = time.perf_counter()
+        while proc.poll() is None and time.perf_counter() - t1 < kill.after_s:
+            time.sleep(0.005)
         if kill.during_checkpoint:
             while proc.poll() is None and not any(p.name.startswith(".checkpoint.pt.") for p in out.glob(".*")):
                 time.sleep(0.001)
@@ -69,12 +74,14 @@ def run_with_kills(args: list[str], out: Path, kills: list[Kill], timeout_s: flo
     return reports
 
 
-def random_kills(n: int, max_after_s: float, seed: int = 0, checkpoint_every: int = 4) -> list[Kill]:
-    """``n`` kills at uniform random times in [0.5, max_after_s] s after each start;
-    every ``checkpoint_every``-th one waits for a checkpoint write and kills during it."""
+def random_kills(n: int, epochs: int, epoch_s: float, seed: int = 0, checkpoint_every: int = 4) -> list[Kill]:
+    """``n`` kills spread over a run of ``epochs`` epochs: at sorted random epochs,
+    a random time into the epoch (up to ``epoch_s`` seconds); every
+    ``checkpoint_every``-th one kills during a checkpoint write instead."""
     rng = random.Random(seed)
-    return [Kill(rng.uniform(0.5, max_after_s), during_checkpoint=(k % checkpoint_every == checkpoint_every - 1))
-            for k in range(n)]
+    at = sorted(rng.randrange(epochs) for _ in range(n))
+    return [Kill(e, rng.uniform(0.0, epoch_s), during_checkpoint=(k % checkpoint_every == checkpoint_every - 1))
+            for k, e in enumerate(at)]
 
 
 __all__ = ["Kill", "KillReport", "random_kills", "run_with_kills", "search_command"]
