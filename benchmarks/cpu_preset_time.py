@@ -1,0 +1,60 @@
+"""Wall time of one `nasbench-sd search --preset cpu` per built-in method on the
+real CIFAR-10 (target: under 2 minutes each on a 2-core machine), each in a
+fresh process as a user runs it. Writes benchmarks/results/cpu_preset_time.md.
+
+    python benchmarks/cpu_preset_time.py --data-root ../shared/data/cifar10 [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "results" / "cpu_preset_time.md"
+METHODS = ("sd-darts", "darts-v1", "darts-v2", "gdas", "pc-darts", "random")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-root", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--methods", default=",".join(METHODS))
+    a = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cpu-preset-"))
+    rows = []
+    for m in a.methods.split(","):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "nasbench_sd", "search", "-m", m, "--preset", "cpu", "--seed", "0",
+                        "--quiet", "--device", "cpu", "--threads", str(a.threads), "--data-root", a.data_root,
+                        "--out", str(work / m)], check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - t
+        result = json.loads((work / m / "result.json").read_text())
+        rows.append(f"| {m} | {wall:.1f} | {result['epochs']} | {result['benchmark']['c10_test']:.2f} | "
+                    f"{result['num_parameter_free']} |")
+        print(rows[-1], flush=True)
+    lines = [
+        "# CPU preset: one search per method",
+        "",
+        f"`python benchmarks/cpu_preset_time.py --threads {a.threads}` on {platform.machine()}, "
+        f"{os.cpu_count()} cores ({platform.platform()}); load average at the end "
+        f"{os.getloadavg()[0]:.2f}. Wall time of the whole process (start, data loading, search, result).",
+        "",
+        "| method | wall s | epochs | C10 test of the cell (%) | parameter-free ops |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
