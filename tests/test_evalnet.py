@@ -27,7 +27,6 @@ EDGE_BLOCK = {"nor_conv_1x1": 28_000, "nor_conv_3x3": 243_040}
 TRIAL_MEAN_EXCEPTIONS = 204
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Tiny tensors: one intra-op thread is faster and immune to a busy second core."""
@@ -35,6 +34,7 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
 
 def table_rows(shared_data: Path) -> list[dict[str, str]]:
     path = shared_data / "nb201" / "nb201_v1_1.csv.gz"
