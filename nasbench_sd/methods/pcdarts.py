@@ -3,15 +3,21 @@
 Xu, Xie, Zhang, Chen, Qi, Tian, Xiong, "PC-DARTS: Partial Channel Connections
 for Memory-Efficient Architecture Search", ICLR 2020.
 
-Its authors published no NB201 code. This follows the usual NB201 port (the
-one in the NB201 authors' repository and in NASLib): on every edge only the
-first C/k channels go through the mixed op, the other channels bypass it, the
-two parts are concatenated and channel-shuffled (the supernet's
-``partial_channels=k``); edge normalisation multiplies each edge's mixture by
-a softmax of betas over the edges entering the same node; the arch step is
-first order. On NB201 every edge is kept (node j sums all of its inputs), so
-edge normalisation re-weights the edges during the search but cannot change
-any edge's argmax: the genotype is argmax alpha per edge.
+Its authors published no NB201 code. This port follows NB201-PROTOCOL.md ("the
+usual port"): on every edge only the first C/k channels go through the mixed
+op, the other channels bypass it, the two parts are concatenated and
+channel-shuffled (the supernet's ``partial_channels=k``); edge normalisation
+multiplies each edge's mixture by a softmax of betas over the edges entering
+the same node; the arch step is first order.
+
+Known difference from the original DARTS-space code: there beta scales the
+whole edge output, bypassed channels included; here beta is folded into the
+op weights, so it scales the mixed C/k channels only and the bypassed channels
+of a node are summed unweighted. For ``partial_channels=1`` both are the same.
+
+On NB201 every edge is kept (node j sums all of its inputs), so edge
+normalisation re-weights the edges during the search but cannot change any
+edge's argmax: the genotype is argmax alpha per edge.
 """
 
 from __future__ import annotations
