@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "results" / "cpu_preset_time.md"
+from report import write_report
+
 METHODS = ("sd-darts", "darts-v1", "darts-v2", "gdas", "pc-darts", "random")
 
 
@@ -51,9 +52,7 @@ def main() -> None:
         *rows,
         "",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report("cpu_preset_time.md", lines)
 
 
 if __name__ == "__main__":

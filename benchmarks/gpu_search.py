@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "results" / "gpu_search.md"
+from report import write_report
 
 
 def main() -> None:
@@ -52,9 +52,7 @@ def main() -> None:
         f"- final cell: {result['cell']} (C10 test {result['benchmark']['c10_test']:.2f})",
         "",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report("gpu_search.md", lines)
 
 
 if __name__ == "__main__":

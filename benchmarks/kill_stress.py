@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 
 import torch
+from report import write_report
 
 from nasbench_sd.search.rundir import RunDir
 from nasbench_sd.testing.faults import random_kills, run_with_kills, search_command
-
-OUT = Path(__file__).resolve().parent / "results" / "kill_stress.md"
 
 
 def main() -> None:
@@ -66,9 +65,7 @@ def main() -> None:
         f"- same per-epoch metrics (except wall time): **{same_metrics}**",
         "",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report("kill_stress.md", lines)
     if not (same_cell and same_arch and same_metrics):
         raise SystemExit(1)
 

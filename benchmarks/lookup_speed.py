@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+from report import write_report
+
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
-OUT = Path(__file__).resolve().parent / "results" / "lookup_speed.md"
 
 
 def cold_query_seconds() -> float:
@@ -68,9 +69,7 @@ def main() -> None:
         f"| all 15,625 cells, warm | {statistics.median(b[1] for b in bulk):.3f} | {min(b[1] for b in bulk):.3f} | - |",
         "",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_report("lookup_speed.md", lines)
 
 
 if __name__ == "__main__":
