@@ -4,7 +4,7 @@ H100-class GPU"). Writes benchmarks/results/gpu_search.md with the device named.
 
     python benchmarks/gpu_search.py --data-root DIR [--method sd-darts] [--epochs 50]
 
-Needs CUDA; prints one line and exits 2 without it.
+Needs CUDA; prints one line and exits 1 without it.
 """
 
 from __future__ import annotations
