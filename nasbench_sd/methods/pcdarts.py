@@ -10,10 +10,10 @@ channel-shuffled (the supernet's ``partial_channels=k``); edge normalisation
 multiplies each edge's mixture by a softmax of betas over the edges entering
 the same node; the arch step is first order.
 
-Known difference from the original DARTS-space code: there beta scales the
-whole edge output, bypassed channels included; here beta is folded into the
-op weights, so it scales the mixed C/k channels only and the bypassed channels
-of a node are summed unweighted. For ``partial_channels=1`` both are the same.
+Edge normalisation is folded into the op weights; the supernet scales the
+bypassed channels of an edge by the sum of its weights (here the normalised
+beta), so beta multiplies the whole edge output, bypass included, as in the
+original DARTS-space code.
 
 On NB201 every edge is kept (node j sums all of its inputs), so edge
 normalisation re-weights the edges during the search but cannot change any

@@ -51,8 +51,8 @@ class ReferenceSearchCell(nn.Module):
             for o in range(NUM_OPS):
                 if o != active:
                     out = out + w[o]
-        if k > 1:
-            out = channel_shuffle(torch.cat([out, h[:, c_mix:]], dim=1), k)
+        if k > 1:  # the bypassed channels are scaled by the edge's weight sum (see SuperNet)
+            out = channel_shuffle(torch.cat([out, w.sum() * h[:, c_mix:]], dim=1), k)
         return out
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, active: list[int] | None) -> torch.Tensor:

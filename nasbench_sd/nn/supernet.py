@@ -27,6 +27,7 @@ from nasbench_sd.errors import UserError
 from nasbench_sd.nn.macro import MacroNet, check_arch_inputs
 from nasbench_sd.nn.ops import BN_EPS, EdgeOps
 
+EDGE_ID = {edge: e for e, edge in enumerate(EDGES)}
 SKIP, CONV1, CONV3, POOL = (OPS.index(n) for n in ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"))
 
 
@@ -96,7 +97,8 @@ class SearchCell(nn.Module):
     def forward(self, x: torch.Tensor, weights: torch.Tensor, active: list[int] | None) -> torch.Tensor:
         k, c_mix = self.partial_channels, self.c_mix
         acc = [_Sum() for _ in range(NUM_NODES)]
-        h, bypass = x, None
+        h, unmixed = x, []
+        row_sums = weights.sum(-1) if k > 1 else None
         for src in range(NUM_NODES - 1):
             part = h[:, :c_mix] if k > 1 else h
             self._emit(src, part, weights, active, acc)
@@ -104,8 +106,10 @@ class SearchCell(nn.Module):
             if k == 1:
                 h = mixed
             else:
-                # the unmixed channels of every incoming edge pass unchanged: sum them once per node
-                bypass = h[:, c_mix:] if bypass is None else bypass + h[:, c_mix:]
+                # the unmixed channels of each incoming edge, times that edge's weight sum
+                unmixed.append(h[:, c_mix:])
+                j = src + 1
+                bypass = sum(row_sums[EDGE_ID[(j, i)]] * unmixed[i] for i in range(j))
                 h = cat_shuffle(mixed, bypass, k)
         return h
 
@@ -172,8 +176,13 @@ class SuperNet(MacroNet):
     mixes all ops (dense); an integer tensor ``active`` ([6] op ids) computes
     only op ``active[e]`` on edge ``e`` and adds the other weights as scalars
     (straight-through). ``partial_channels = k > 1`` mixes only the first
-    ``C/k`` channels of every edge and shuffles (PC-DARTS). Search cells use
-    batch-statistics BN without affine parameters.
+    ``C/k`` channels of every edge and shuffles (PC-DARTS); the bypassed
+    channels of edge ``e`` are multiplied by ``weights[e].sum()``, i.e. the edge
+    computes ``sum_o w[e,o] * shuffle(cat[op_o(x[:C/k]), x[C/k:]])``. For
+    softmax or straight-through weights that sum is 1 (a plain bypass); a
+    method that folds a per-edge factor into the weights (PC-DARTS edge
+    normalisation) thereby scales the whole edge output, as the original does.
+    Search cells use batch-statistics BN without affine parameters.
 
     ``channels_last=True`` runs the network in the channels-last memory layout
     (converting the input), which oneDNN convolutions and pooling prefer on
