@@ -68,6 +68,21 @@ class MacroNet(nn.Module):
         return self.classifier(h)
 
 
+class SearchNet(MacroNet):
+    """What the fast and the reference supernets share: the partial-channel
+    check, ``config`` (construction args, for provenance) and the space's sizes."""
+
+    def __init__(self, make_cell: Callable[[int, int], nn.Module], channels: int, cells_per_stage: int,
+                 num_classes: int, partial_channels: int, **extra: Any) -> None:
+        if partial_channels < 1 or channels % partial_channels:
+            raise UserError(f"partial_channels must divide channels ({channels}), got {partial_channels}")
+        super().__init__(lambda c: make_cell(c, partial_channels), channels, cells_per_stage, num_classes)
+        self.config = {"channels": channels, "cells_per_stage": cells_per_stage, "num_classes": num_classes,
+                       "partial_channels": partial_channels, **extra}
+        self.num_edges = NUM_EDGES
+        self.num_ops = NUM_OPS
+
+
 def check_arch_inputs(weights: torch.Tensor, active: torch.Tensor | None) -> list[int] | None:
     """Validate a supernet's ``weights`` ([6, 5]) and ``active`` ([6] op ids); return ids on the host."""
     if weights.shape != (NUM_EDGES, NUM_OPS):

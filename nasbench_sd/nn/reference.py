@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from nasbench_sd.cells import EDGES, NUM_NODES, NUM_OPS
-from nasbench_sd.errors import UserError
-from nasbench_sd.nn.macro import MacroNet, check_arch_inputs
+from nasbench_sd.nn.macro import SearchNet, check_arch_inputs
 from nasbench_sd.nn.ops import EdgeOps, channel_shuffle
 
 
@@ -68,7 +67,7 @@ class ReferenceSearchCell(nn.Module):
         return nodes[-1]
 
 
-class ReferenceSuperNet(MacroNet):
+class ReferenceSuperNet(SearchNet):
     """The NB201 search network with :class:`ReferenceSearchCell` cells.
 
     ``forward(x, weights, active=None)`` returns logits; ``weights`` ([6, 5],
@@ -83,19 +82,7 @@ class ReferenceSuperNet(MacroNet):
         num_classes: int = 10,
         partial_channels: int = 1,
     ) -> None:
-        if partial_channels < 1 or channels % partial_channels:
-            raise UserError(f"partial_channels must divide channels ({channels}), got {partial_channels}")
-        super().__init__(
-            lambda c: ReferenceSearchCell(c, partial_channels), channels, cells_per_stage, num_classes
-        )
-        self.config = {
-            "channels": channels,
-            "cells_per_stage": cells_per_stage,
-            "num_classes": num_classes,
-            "partial_channels": partial_channels,
-        }
-        self.num_edges = len(EDGES)
-        self.num_ops = NUM_OPS
+        super().__init__(ReferenceSearchCell, channels, cells_per_stage, num_classes, partial_channels)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_cells(x, weights, check_arch_inputs(weights, active))

@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasbench_sd.cells import EDGES, NUM_NODES, NUM_OPS, OPS
-from nasbench_sd.errors import UserError
-from nasbench_sd.nn.macro import MacroNet, check_arch_inputs
+from nasbench_sd.nn.macro import SearchNet, check_arch_inputs
 from nasbench_sd.nn.ops import BN_EPS, EdgeOps
 
 EDGE_ID = {edge: e for e, edge in enumerate(EDGES)}
@@ -168,7 +167,7 @@ def cat_shuffle(mixed: torch.Tensor, bypass: torch.Tensor, groups: int) -> torch
     return torch.cat([m, r], dim=2).reshape(b, n * groups, hgt, wid)
 
 
-class SuperNet(MacroNet):
+class SuperNet(SearchNet):
     """The NB201 search network: ``forward(x, weights, active=None) -> logits``.
 
     ``weights`` ([6, 5], edges in ``cells.EDGES`` order, ops in ``cells.OPS``
@@ -197,18 +196,8 @@ class SuperNet(MacroNet):
         partial_channels: int = 1,
         channels_last: bool = True,
     ) -> None:
-        if partial_channels < 1 or channels % partial_channels:
-            raise UserError(f"partial_channels must divide channels ({channels}), got {partial_channels}")
-        super().__init__(lambda c: SearchCell(c, partial_channels), channels, cells_per_stage, num_classes)
-        self.config = {
-            "channels": channels,
-            "cells_per_stage": cells_per_stage,
-            "num_classes": num_classes,
-            "partial_channels": partial_channels,
-            "channels_last": channels_last,
-        }
-        self.num_edges = len(EDGES)
-        self.num_ops = NUM_OPS
+        super().__init__(SearchCell, channels, cells_per_stage, num_classes, partial_channels,
+                         channels_last=channels_last)
         self.channels_last = channels_last
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
