@@ -122,6 +122,19 @@ class RunConfig:
         return d
 
 
+def config_diff(a: Any, b: Any, ignore: tuple[str, ...] = ("device",), prefix: str = "") -> list[str]:
+    """Dotted keys where two saved configurations differ (empty: the same run).
+
+    Top-level keys in ``ignore`` (the device, by default) do not make runs differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in sorted(set(a) | set(b)):
+            if not (prefix == "" and k in ignore):
+                out += config_diff(a.get(k), b.get(k), ignore, f"{prefix}{k}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
+
+
 def parse_sets(items: typing.Iterable[str]) -> dict[str, str]:
     """``["epochs=3", "method.lam=0.5"]`` -> ``{"epochs": "3", "method.lam": "0.5"}``."""
     out: dict[str, str] = {}
@@ -198,4 +211,4 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
 
 
 __all__ = ["CPU", "PAPER", "PRESETS", "RunConfig", "SearchConfig", "apply_overrides", "build_run_config",
-           "parse_sets"]
+           "config_diff", "parse_sets"]

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.experiments.layout import MANIFEST
 from nasbench_sd.io import atomic_write_json
@@ -53,18 +54,9 @@ def check_compatible(existing: dict[str, Any] | None, preset: str, group_configs
     for label, cfg in group_configs.items():
         old = existing.get("groups", {}).get(label, {}).get("config")
         if old is not None and old != cfg:
-            diff = sorted(_diff(old, cfg))
+            diff = sorted(config_diff(old, cfg, ignore=()))
             raise UserError(f"group {label!r} of this experiment was run with another configuration "
                             f"(differs in: {', '.join(diff[:6])}); {root_note}")
-
-
-def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        out: list[str] = []
-        for k in sorted(set(a) | set(b)):
-            out += _diff(a.get(k), b.get(k), f"{prefix}{k}.")
-        return out
-    return [] if a == b else [prefix.rstrip(".")]
 
 
 class Manifest:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nasbench_sd.config import config_diff
 from nasbench_sd.errors import RunError, UserError
 from nasbench_sd.experiments.layout import check_label, check_not_locked, check_writable, run_path
 from nasbench_sd.experiments.manifest import Manifest, check_compatible, load_manifest
@@ -105,14 +106,10 @@ def _state(run, cfg) -> str:
     if run.path.exists() and not run.path.is_dir():
         raise UserError(f"{run.path} exists and is not a directory")
     saved = run.saved_config()
-    if saved is not None:
-        want = {k: v for k, v in cfg.to_dict().items() if k != "device"}
-        have = {k: v for k, v in saved.items() if k != "device"}
-        if want != have:
-            from nasbench_sd.experiments.manifest import _diff
-
-            raise UserError(f"{run.path} holds a run made by another configuration (differs in: "
-                            f"{', '.join(_diff(have, want)[:6])}); choose another --out or move it aside")
+    diff = [] if saved is None else config_diff(saved, cfg.to_dict())
+    if diff:
+        raise UserError(f"{run.path} holds a run made by another configuration (differs in: "
+                        f"{', '.join(diff[:6])}); choose another --out or move it aside")
     if run.path.is_dir():
         check_not_locked(run.path)
     if run.is_finished():

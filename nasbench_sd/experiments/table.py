@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nasbench_sd.benchmark import COLUMNS
+from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.experiments.layout import FoundRun, find_results
 
@@ -92,12 +93,10 @@ def _comparable(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_group(group: str, runs: list[FoundRun]) -> None:
-    from nasbench_sd.experiments.manifest import _diff
-
     first = runs[0]
     for r in runs[1:]:
         if _comparable(r.result) != _comparable(first.result):
-            diff = _diff(_comparable(first.result), _comparable(r.result))
+            diff = config_diff(_comparable(first.result), _comparable(r.result))
             raise UserError(f"{group} mixes configurations: seed-{r.seed} differs from seed-{first.seed} in "
                             f"{', '.join(diff[:6])}; give each configuration its own directory")
 

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.io import atomic_write_json, atomic_write_text, checksummed, ensure_writable_dir, unframe
 
@@ -61,8 +62,8 @@ class RunDir:
         Returns True when a checkpoint exists to resume from."""
         ensure_writable_dir(self.path)
         saved = self.saved_config()
-        if saved is not None and _comparable(saved) != _comparable(config):
-            diff = sorted(k for k in _flat(config) if _flat(saved).get(k) != _flat(config)[k])
+        diff = [] if saved is None else config_diff(saved, config)
+        if diff:
             raise UserError(
                 f"{self.path} holds a run with another configuration (differs in: {', '.join(diff[:6])}); "
                 "choose another --out"
@@ -142,16 +143,3 @@ class RunDir:
     def write_result(self, result: dict[str, Any]) -> None:
         atomic_write_json(self.path / RESULT, result)
 
-
-def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k != "device"}
-
-
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in _comparable(d).items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
