@@ -55,10 +55,11 @@ def main() -> None:
         f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}.",
         f"Uninterrupted run: {t_full:.1f} s; killed-and-resumed run: {t_cut:.1f} s in {len(reports) + 1} processes.",
         "",
-        "| # | after epoch | then (s) | during checkpoint write | killed | finished epochs after kill |",
+        "| # | after epoch | then (s) | during checkpoint write (caught) | killed | finished epochs after kill |",
         "|---|---|---|---|---|---|",
-        *(f"| {i + 1} | {r.kill.epoch} | {r.kill.after_s:.2f} | {r.kill.during_checkpoint} | {r.killed} "
-          f"| {r.epochs_done} |" for i, r in enumerate(reports)),
+        *(f"| {i + 1} | {r.kill.epoch} | {r.kill.after_s:.2f} | {r.kill.during_checkpoint}"
+          f"{'' if r.caught_write is None else f' ({r.caught_write})'} | {r.killed} | {r.epochs_done} |"
+          for i, r in enumerate(reports)),
         "",
         f"- same final cell: **{same_cell}** ({cut.result()['cell']})",
         f"- same architecture parameters (bit for bit): **{same_arch}**",

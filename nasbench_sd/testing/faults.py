@@ -32,6 +32,7 @@ class KillReport:
     killed: bool  # False when the process finished first
     epochs_done: int  # finished epochs in metrics.jsonl after the kill
     seconds: float
+    caught_write: bool | None = None  # during_checkpoint kills: was a write in progress?
 
 
 def search_command(args: list[str], out: Path, resume: bool) -> list[str]:
@@ -41,6 +42,23 @@ def search_command(args: list[str], out: Path, resume: bool) -> list[str]:
 def _epochs_done(out: Path) -> int:
     metrics = out / "metrics.jsonl"
     return len(metrics.read_text().splitlines()) if metrics.is_file() else 0
+
+
+def _wait_for_checkpoint_write(proc: subprocess.Popen, out: Path, grace_s: float = 1.0) -> bool:
+    """Wait until a checkpoint temp file exists (True). A small checkpoint can be
+    written between two polls: once the next epoch's metrics line is out (it is
+    appended just before its checkpoint), wait at most ``grace_s`` more, then
+    give up (False) so the kill still lands right after that write."""
+    start, seen_epoch_at = _epochs_done(out), None
+    while proc.poll() is None:
+        if any(p.name.startswith(".checkpoint.pt.") for p in out.glob(".*")):
+            return True
+        if seen_epoch_at is None and _epochs_done(out) > start:
+            seen_epoch_at = time.perf_counter()
+        if seen_epoch_at is not None and time.perf_counter() - seen_epoch_at > grace_s:
+            return False
+        time.sleep(0.0005)
+    return False
 
 
 def run_with_kills(args: list[str], out: Path, kills: list[Kill], timeout_s: float = 1800) -> list[KillReport]:
@@ -56,16 +74,14 @@ def run_with_kills(args: list[str], out: Path, kills: list[Kill], timeout_s: flo
         t1 = time.perf_counter()
         while proc.poll() is None and time.perf_counter() - t1 < kill.after_s:
             time.sleep(0.005)
-        if kill.during_checkpoint:
-            while proc.poll() is None and not any(p.name.startswith(".checkpoint.pt.") for p in out.glob(".*")):
-                time.sleep(0.001)
+        caught = _wait_for_checkpoint_write(proc, out) if kill.during_checkpoint else None
         killed = proc.poll() is None
         if killed:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         if not killed and proc.returncode != 0:
             raise RuntimeError(f"search failed (exit {proc.returncode}): {proc.stderr.read()[-2000:]}")
-        reports.append(KillReport(kill, killed, _epochs_done(out), time.perf_counter() - t0))
+        reports.append(KillReport(kill, killed, _epochs_done(out), time.perf_counter() - t0, caught))
         if (out / "result.json").exists():
             return reports
     proc = subprocess.run(search_command(args, out, resume=True), capture_output=True, text=True, timeout=timeout_s)
