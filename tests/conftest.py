@@ -26,3 +26,12 @@ def cifar10_root(shared_data: Path) -> Path:
     if not (root / "cifar-10-batches-py" / "data_batch_1").is_file():
         pytest.skip(f"real CIFAR-10 not found under {root}")
     return root
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests on one torch thread (restored afterwards)."""
+    from nasbench_sd.testing.contract import single_thread
+
+    with single_thread():
+        yield

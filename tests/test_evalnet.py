@@ -27,13 +27,8 @@ EDGE_BLOCK = {"nor_conv_1x1": 28_000, "nor_conv_3x3": 243_040}
 TRIAL_MEAN_EXCEPTIONS = 204
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster and immune to a busy second core."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# Tiny tensors: one intra-op thread is faster and immune to a busy second core.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def table_rows(shared_data: Path) -> list[dict[str, str]]:

@@ -22,13 +22,8 @@ TOL = {torch.float64: dict(rtol=1e-9, atol=1e-10), torch.float32: dict(rtol=1e-3
 CONV1, CONV3 = OPS.index("nor_conv_1x1"), OPS.index("nor_conv_3x3")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster and immune to a busy second core."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# Tiny tensors: one intra-op thread is faster and immune to a busy second core.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def pair(k: int = 1, dtype: torch.dtype = torch.float64, **kw) -> tuple[ReferenceSuperNet, SuperNet]:
