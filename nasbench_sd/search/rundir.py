@@ -24,7 +24,7 @@ from typing import Any
 
 from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
-from nasbench_sd.io import atomic_write_json, atomic_write_text, checksummed, ensure_writable_dir, unframe
+from nasbench_sd.io import atomic_write_json, atomic_write_text, checksummed, unframe
 
 CONFIG, METRICS, RESULT = "config.json", "metrics.jsonl", "result.json"
 CHECKPOINT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
@@ -59,8 +59,8 @@ class RunDir:
     def prepare(self, config: dict[str, Any], resume: bool) -> bool:
         """Check the directory may hold this run; write config.json if new.
 
-        Returns True when a checkpoint exists to resume from."""
-        ensure_writable_dir(self.path)
+        Returns True when a checkpoint exists to resume from. The caller has
+        created the directory (``ensure_writable_dir``) and holds its lock."""
         saved = self.saved_config()
         diff = [] if saved is None else config_diff(saved, config)
         if diff:
