@@ -53,8 +53,10 @@ def methods(as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    width = max((len(r["name"]) for r in rows), default=0)
     for r in rows:
-        click.echo(f"{r['name']:12} {r['description']}  [{r['paper']}]")
+        click.echo(f"{r['name']:{width}}  {r['description']}")
+        click.echo(f"{'':{width}}  paper: {r['paper'] or '(none given)'}")
 
 
 COMMANDS = [search, methods]

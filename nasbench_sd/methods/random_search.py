@@ -1,13 +1,17 @@
-"""Random search baseline: one uniformly random NB201 cell, no supernet training.
+"""The chance floor: one uniformly random NB201 cell, no supernet, no training.
 
-Tells what chance gives in this space (the floor every search method must beat).
+Each of the 6 edges takes one of the 5 ops uniformly (15,625 cells, each with
+probability 1/15,625). Its table row tells what chance gives in this space: the
+floor every search method must beat. It is NOT Li & Talwalkar's random search
+with weight sharing (RSPS, UAI 2019), which trains a supernet on random paths
+and picks the best of sampled cells by supernet accuracy; that is ``rsps``.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from nasbench_sd.cells import Cell, random_cell
 from nasbench_sd.methods.base import MethodConfig, SearchContext, SearchMethod
@@ -24,8 +28,11 @@ class RandomSearch(SearchMethod):
     the loop runs no steps (``trains_supernet = False``)."""
 
     name = "random"
-    description = "Random search: a uniformly random cell, determined by the seed"
-    paper = "Li, Talwalkar. Random Search and Reproducibility for Neural Architecture Search. UAI 2019"
+    description = "Chance floor: one uniformly random cell (set by the seed), no training; not RSPS"
+    paper = ("none: a chance baseline (each edge's op uniform over the 5 NB201 ops); "
+             "for Li & Talwalkar's weight-sharing random search see rsps")
+    sources: ClassVar[dict[str, str]] = {}
+    deviations: ClassVar[tuple[str, ...]] = ()
     Config = RandomSearchConfig
     trains_supernet = False
 

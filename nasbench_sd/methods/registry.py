@@ -24,6 +24,8 @@ BUILTINS: dict[str, str] = {
     "gdas": "nasbench_sd.methods.gdas:GDAS",
     "pc-darts": "nasbench_sd.methods.pcdarts:PCDarts",
     "sd-darts": "nasbench_sd.methods.sddarts:SDDarts",
+    "darts-minus": "nasbench_sd.methods.darts_minus:DartsMinus",
+    "beta-darts": "nasbench_sd.methods.beta_darts:BetaDarts",
     "random": "nasbench_sd.methods.random_search:RandomSearch",
 }
 

@@ -238,17 +238,24 @@ def check_config(method: MethodLike) -> str | None:
     return None
 
 
+def _finite_scalar(v: Any) -> bool:
+    """A finite float, or a finite detached 0-dim tensor (read once per step by the loop)."""
+    if isinstance(v, torch.Tensor):
+        return v.dim() == 0 and not v.requires_grad and bool(torch.isfinite(v))
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
 @_one_thread
 def check_step_stats(method: MethodLike) -> str | None:
-    """One step returns finite floats for train/valid loss and accuracy."""
+    """One step returns finite floats (or detached 0-dim tensors) for train/valid loss and accuracy."""
     cls = method_class(method)
     if not cls.trains_supernet:
         return f"{_name(cls)} trains no supernet: no steps"
     stats = Harness(cls).run(max_steps=1)[0].stats
     missing = [k for k in STEP_KEYS if k not in stats]
     assert not missing, f"{_name(cls)}.step() statistics lack {missing}"
-    bad = {k: v for k, v in stats.items() if not (isinstance(v, (int, float)) and math.isfinite(v))}
-    assert not bad, f"{_name(cls)}.step() returned non-finite or non-float statistics {bad}"
+    bad = {k: v for k, v in stats.items() if not _finite_scalar(v)}
+    assert not bad, f"{_name(cls)}.step() returned non-finite or non-scalar statistics {bad}"
     return None
 
 
