@@ -94,8 +94,12 @@ def test_files_complete(experiment, capsys, tmp_path):
     md, tex = (out_dir / "table.md").read_text(), (out_dir / "table.tex").read_text()
     rows = read_csv(out_dir / "table.csv")
     assert md.strip() == stdout.strip()
-    labels = ["darts-v1", "gdas", "sd-darts", *(f"{name} (published)" for name in published.TABLE4),
-              "best cell in NB201 v1_1 (per column)"]
+    # each measured method is followed by its published row; the other published rows come after
+    beside = {"darts-v1": "DARTS (1st)", "gdas": "GDAS", "sd-darts": "SD-DARTS"}
+    labels = [x for m in ("darts-v1", "gdas", "sd-darts") for x in (m, f"{beside[m]} (published)")]
+    labels += [f"{name} (published)" for name in published.TABLE4 if name not in beside.values()]
+    labels += [f"{r.name} (published, {r.source})" for r in published.OTHER_ROWS]
+    labels += ["best cell in NB201 v1_1 (per column)"]
     assert list(rows) == labels
     for label in labels:
         assert f"| {label}" in md
@@ -122,6 +126,27 @@ def test_published_and_best_rows(experiment, capsys):
         assert round(float(best[f"{c}_mean"]), 2) == paper
     assert run_cli(capsys, "table", experiment, "--no-published", "--no-best")[0] == 0
     assert set(read_csv(experiment / "table.csv")) == {"darts-v1", "sd-darts", "gdas"}
+
+
+def test_published_rows_name_their_source(tmp_path, capsys):
+    """A published row from outside SD-DARTS Table 4 (beta-DARTS) carries its own source in its
+    label and in the CSV, and sits right below the measured row of its method."""
+    root = tmp_path / "exp"
+    write_result(root, "beta-darts", 0, "beta-darts")
+    write_result(root, "darts-minus", 0, "darts-minus")
+    code, out, _ = run_cli(capsys, "table", root)
+    assert code == 0
+    rows = read_csv(root / "table.csv")
+    beta = next(r for r in published.OTHER_ROWS if r.method == "beta-darts")
+    assert "Table 4" not in beta.source and "beta-DARTS" in beta.source
+    label = f"beta-DARTS (published, {beta.source})"
+    assert rows[label]["source"] == "published" and rows[label]["reference"] == beta.source
+    assert float(rows[label]["c10_test_mean"]) == beta.figures[1][0]
+    assert rows["DARTS- (published)"]["reference"] == published.SOURCE
+    assert all(r["reference"] for r in rows.values() if r["source"] == "published")
+    order = list(rows)
+    assert order[:4] == ["beta-darts", label, "darts-minus", "DARTS- (published)"]
+    assert f"| {label} |" in out and "unless the label names another source" in out
 
 
 @pytest.mark.skipif(not DOC.is_file(), reason="docs/SD-DARTS.md not beside the clone")

@@ -13,7 +13,8 @@ from typing import Any
 
 from nasbench_sd.benchmark import COLUMN_LABELS, COLUMNS
 
-INFO_KEYS = ("preset", "search_epochs", "dataset", "split", "train_limit", "benchmark", "overrides", "devices")
+INFO_KEYS = ("preset", "search_epochs", "dataset", "split", "train_limit", "benchmark", "overrides", "devices",
+             "reference")
 SPLIT_NOTES = {"official": "NB201 cifar-split.txt halves of the 50k train set",
                "darts-half": "first/last 25k of the train set"}
 
@@ -49,7 +50,8 @@ def caption(measured: list, varying: list[str], baseline: str | None, published:
         parts.append(f"Settings that differ between rows are given per row ({', '.join(varying)}).")
     parts.append("Mean ± sample std (ddof=1) over n seeds (std 0 where n=1).")
     if published:
-        parts.append("Rows marked (published) are copied from the SD-DARTS paper's Table 4 (not measured here).")
+        parts.append("Rows marked (published) are copied, not measured here: from the SD-DARTS paper's Table 4 "
+                     "unless the label names another source; each follows the measured row of its method.")
     if best:
         parts.append("The best-cell row is the maximum of each column over all 15,625 cells of the bundled "
                      "NB201 v1_1 table.")

@@ -159,6 +159,30 @@ def _resolve_baseline(rows: list[Row], baseline: str) -> Row:
     raise UserError(f"--baseline {baseline!r} is not a row of this table (rows: {', '.join(r.label for r in rows)})")
 
 
+def _with_published(measured: list[Row]) -> list[Row]:
+    """``measured`` with every published row added: each directly below the last
+    measured row of its method, the others after all measured rows. Rows from
+    SD-DARTS Table 4 are labelled "(published)", others "(published, <source>)";
+    ``info["reference"]`` names the source of each."""
+    from nasbench_sd.experiments.published import SOURCE, all_published
+
+    below: dict[str, list[Row]] = {}
+    rest: list[Row] = []
+    measured_methods = {r.method for r in measured}
+    for name, method, source, pairs in all_published():
+        label = f"{name} (published)" if source == SOURCE else f"{name} (published, {source})"
+        row = Row(label=label, source="published", mean={c: m for c, (m, _) in zip(COLUMNS, pairs)},
+                  std={c: s for c, (_, s) in zip(COLUMNS, pairs)}, info={"reference": source})
+        (below.setdefault(method, []) if method in measured_methods else rest).append(row)
+    last = {r.method: i for i, r in enumerate(measured)}
+    out: list[Row] = []
+    for i, r in enumerate(measured):
+        out.append(r)
+        if last[r.method] == i:
+            out += below.get(r.method, [])
+    return out + rest
+
+
 def build_table(results_dir: str | Path, baseline: str | None = None, published: bool = True,
                 best: bool = True) -> Table:
     """Read every result below ``results_dir`` and build the table (writes nothing)."""
@@ -182,12 +206,7 @@ def build_table(results_dir: str | Path, baseline: str | None = None, published:
                if len({str(r.info.get(k)) for r in rows}) > 1]
     measured = list(rows)
     if published:
-        from nasbench_sd.experiments.published import published_rows
-
-        for name, pairs in published_rows():
-            rows.append(Row(label=f"{name} (published)", source="published",
-                            mean={c: m for c, (m, _) in zip(COLUMNS, pairs)},
-                            std={c: s for c, (_, s) in zip(COLUMNS, pairs)}))
+        rows = _with_published(rows)
     if best:
         from nasbench_sd.benchmark import get_benchmark
 
