@@ -1,8 +1,10 @@
 """Wall time of one `nasbench-sd search --preset cpu` per built-in method on the
-real CIFAR-10 (target: under 2 minutes each on a 2-core machine), each in a
-fresh process as a user runs it. Writes benchmarks/results/cpu_preset_time.md.
+real CIFAR-10 (target: under 2 minutes each on a 2-core machine, 4 for idarts),
+each in a fresh process as a user runs it. The methods are the registry's
+built-ins, so a new one is measured without editing this script. Writes
+benchmarks/results/cpu_preset_time.md with the machine named.
 
-    python benchmarks/cpu_preset_time.py --data-root ../shared/data/cifar10 [--threads 1]
+    python benchmarks/cpu_preset_time.py --data-root ../shared/data/cifar10 [--threads 1] [--methods a,b]
 """
 
 from __future__ import annotations
@@ -19,7 +21,24 @@ from pathlib import Path
 
 from report import write_report
 
-METHODS = ("sd-darts", "darts-v1", "darts-v2", "gdas", "pc-darts", "random")
+from nasbench_sd.methods.registry import BUILTINS
+
+#: Every built-in method, in registration order (plugins are not timed).
+METHODS = tuple(BUILTINS)
+#: Target wall time per search in seconds (issue 10: < 2 min each, < 4 min for iDARTS).
+TARGET_S = {"idarts": 240.0}
+DEFAULT_TARGET_S = 120.0
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), or the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -37,18 +56,19 @@ def main() -> None:
                         "--out", str(work / m)], check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - t
         result = json.loads((work / m / "result.json").read_text())
-        rows.append(f"| {m} | {wall:.1f} | {result['epochs']} | {result['benchmark']['c10_test']:.2f} | "
-                    f"{result['num_parameter_free']} |")
+        target = TARGET_S.get(m, DEFAULT_TARGET_S)
+        rows.append(f"| {m} | {wall:.1f} | {target:.0f} ({'ok' if wall < target else 'OVER'}) | {result['epochs']} | "
+                    f"{result['benchmark']['c10_test']:.2f} | {result['num_parameter_free']} |")
         print(rows[-1], flush=True)
     lines = [
         "# CPU preset: one search per method",
         "",
-        f"`python benchmarks/cpu_preset_time.py --threads {a.threads}` on {platform.machine()}, "
-        f"{os.cpu_count()} cores ({platform.platform()}); load average at the end "
+        f"`python benchmarks/cpu_preset_time.py --threads {a.threads}` on {cpu_model()} ({platform.machine()}, "
+        f"{os.cpu_count()} cores, {platform.platform()}); load average at the end "
         f"{os.getloadavg()[0]:.2f}. Wall time of the whole process (start, data loading, search, result).",
         "",
-        "| method | wall s | epochs | C10 test of the cell (%) | parameter-free ops |",
-        "|---|---|---|---|---|",
+        "| method | wall s | target s | epochs | C10 test of the cell (%) | parameter-free ops |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
     ]
