@@ -350,3 +350,19 @@ def test_random_search_cell_comes_from_its_stream():
     assert isinstance(m.genotype(), Cell) and not RandomSearch.trains_supernet
     with pytest.raises(RuntimeError):
         m.step(None, None)
+
+
+def test_methods_command_shows_each_paper(capsys):
+    from nasbench_sd.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["methods"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0
+    lines = out.splitlines()
+    for name in registry.BUILTINS:
+        cls = get_method(name)
+        i = next(k for k, line in enumerate(lines) if line.split()[0] == name)
+        assert cls.description in lines[i] and lines[i + 1].strip() == f"paper: {cls.paper}"
+    # random is a chance floor, not Li & Talwalkar's weight-sharing random search (that is rsps)
+    assert "chance" in RandomSearch.paper and not RandomSearch.paper.startswith("Li, Talwalkar")
