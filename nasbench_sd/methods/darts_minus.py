@@ -81,12 +81,11 @@ class DartsMinus(DartsV1):
     sources: ClassVar[dict[str, str]] = {
         "beta0": "DARTS- repo (Meituan-AutoML/DARTS-), scripts/run_darts_minus.sh, --skip_beta 1",
         "decay_epochs": "DARTS- repo, src/search/args.py (linear DecayScheduler, T_max = T_stop = 50, T_start = 0)",
-        "epochs": "DARTS- paper, NB201 experiments: NB201's DARTS search settings (50 epochs) [not confirmed "
-                  "against the PDF]; DARTS-space code also 50",
     }
     deviations: ClassVar[tuple[str, ...]] = (
-        "The authors published no NB201 code; the NB201 row was produced with settings the paper only "
-        "describes as NB201's (here: the toolkit's NB201 DARTS protocol, weight decay 5e-4, Nesterov).",
+        "The authors published no NB201 code; their NB201 row used NB201's DARTS search settings as recalled "
+        "from the paper (not confirmed against the PDF): here the toolkit's NB201 DARTS protocol (50 epochs, "
+        "weight decay 5e-4, Nesterov) is left unchanged.",
         "Weight step before the arch step (NB201 reference order); the DARTS- code steps the arch first.",
         "The auxiliary skip is folded into the skip_connect weight: exact on NB201's stride-1 search edges "
         "in the dense supernet; partial channels are refused.",
