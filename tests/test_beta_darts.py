@@ -65,15 +65,16 @@ def test_term_is_in_the_architecture_loss_only():
 def test_lam_schedule_and_presets():
     assert [lam_at(e, 50.0, 100) for e in (0, 1, 50, 99)] == pytest.approx([0.0, 0.5, 25.0, 49.5])
     paper = build_run_config("beta-darts", "paper", 0)
-    assert paper.method_config == BetaDartsConfig(lam_max=50.0, lam_epochs=100)
+    assert paper.method_config == BetaDartsConfig(lam_max=50.0, lam_epochs=100, arch_first=True)
     s = paper.search
     assert (s.epochs, s.w_weight_decay, s.w_nesterov, s.split) == (100, 3e-4, False, "darts-half")
     # paper values are never scaled from a user's epochs (the code's slope: lam reaches 24.5 in 50 epochs)
     assert build_run_config("beta-darts", "paper", 0, {"epochs": "50"}).method_config.lam_epochs == 100
     cpu = build_run_config("beta-darts", "cpu", 0)
-    assert cpu.search.epochs == 10 and cpu.method_config.lam_epochs == 10
+    assert cpu.search.epochs == 10 and cpu.method_config.lam_epochs == 10 and cpu.method_config.arch_first
     assert (cpu.search.w_weight_decay, cpu.search.w_nesterov) == (3e-4, False)
-    assert set(BetaDarts.sources) >= {"lam_max", "lam_epochs", "epochs", "w_weight_decay", "w_nesterov"}
+    assert set(BetaDarts.sources) >= {"lam_max", "lam_epochs", "arch_first", "epochs", "w_weight_decay",
+                                      "w_nesterov", "split"}
     for bad in ({"lam_max": -1.0}, {"lam_epochs": 0}):
         with pytest.raises(UserError):
             BetaDartsConfig(**bad)
@@ -87,3 +88,16 @@ def test_lam_max_zero_is_darts_v1_bit_for_bit():
         assert {k: float(v) for k, v in p.stats.items() if k != "beta_reg"} == q.stats
     full = Harness("beta-darts").run(until=2)
     assert [torch.equal(p.arch[0], q.arch[0]) for p, q in zip(full, ref)] == [True, True, False, False]
+
+
+def test_arch_first_runs_the_arch_step_before_the_weight_step():
+    """arch_first (the authors' order) = DARTS-V1's two updates swapped, step for step."""
+    ours = Harness("beta-darts", overrides={"lam_max": 0.0, "arch_first": True}).run(until=2)
+    swapped = Harness("darts-v1")
+    m = swapped.method
+    m.step = lambda batch, ctx: {**m.arch_step(batch, ctx), **m.weight_step(batch, ctx)}
+    ref = swapped.run(until=2)
+    for p, q in zip(ours, ref, strict=True):
+        assert all(torch.equal(a, b) for a, b in zip(p.arch + p.network, q.arch + q.network))
+    usual = Harness("darts-v1").run(max_steps=1)
+    assert not all(torch.equal(a, b) for a, b in zip(ours[0].network, usual[0].network))

@@ -40,6 +40,9 @@ class BetaDartsConfig(MethodConfig):
     # epochs over which lam grows from 0 to lam_max (the literal 100 of the code; not capped afterwards).
     # With a 50-epoch search the code's slope reaches 24.5; scale lam_epochs to reach lam_max instead.
     lam_epochs: int = PAPER_LAM_EPOCHS
+    # order of the two updates of a step: False = weight step first (NB201 reference, toolkit default,
+    # equal to darts-v1 when lam_max = 0); True = arch step first (nasbench201/train_search.py::train)
+    arch_first: bool = False
 
     def __post_init__(self) -> None:
         if not self.lam_max >= 0:
@@ -62,6 +65,8 @@ class BetaDarts(DartsV1):
     """DARTS-V1 whose architecture loss adds ``lam(epoch) * L_beta`` (:func:`beta_decay_loss`).
 
     * :meth:`on_epoch_start` sets ``lam`` for the epoch (:func:`lam_at`).
+    * :meth:`step`: the default DARTS-V1 order, or the arch step first with
+      ``arch_first`` (the authors' order; on in both presets).
     * :meth:`objective` adds the term on the valid half only. Step statistics:
       ``valid_loss`` stays the cross-entropy, ``beta_reg`` is ``L_beta`` (before ``lam``).
     ``lam_max = 0`` is DARTS-V1 bit for bit.
@@ -80,6 +85,7 @@ class BetaDarts(DartsV1):
         "lam_max": "Beta-DARTS repo (Sunshine-Ye/Beta-DARTS), optimizers/darts/architect.py::_backward_step, "
                    "weights = 0 + 50*epoch/100",
         "lam_epochs": "Beta-DARTS repo, optimizers/darts/architect.py::_backward_step (the literal 100)",
+        "arch_first": "Beta-DARTS repo, nasbench201/train_search.py::train: architect.step before the weight step",
         "epochs": "Beta-DARTS repo, nasbench201/train_search.py, --epochs 100",
         "w_weight_decay": "Beta-DARTS repo, nasbench201/train_search.py, --weight_decay 3e-4",
         "w_nesterov": "Beta-DARTS repo, nasbench201/train_search.py: torch.optim.SGD without nesterov",
@@ -87,7 +93,6 @@ class BetaDarts(DartsV1):
                  "last 25k architecture",
     }
     deviations: ClassVar[tuple[str, ...]] = (
-        "Weight step before the arch step (NB201 reference order); the Beta-DARTS code steps the arch first.",
         "Weight learning rate: cosine per step (toolkit) instead of per epoch, and the valid half is visited "
         "in order instead of one random valid batch per step (with replacement).",
         "The NB201 table's search data set (CIFAR-10, cell transferred to CIFAR-100/ImageNet16-120) is "
@@ -103,8 +108,8 @@ class BetaDarts(DartsV1):
         """``paper``: the code's divisor 100 whatever ``epochs`` is; ``cpu``: scaled
         by epochs / 100 (lam reaches the same endpoint at the run's end)."""
         if preset == "paper":
-            return BetaDartsConfig()
-        return BetaDartsConfig(lam_epochs=max(1, round(PAPER_LAM_EPOCHS * epochs / PAPER_EPOCHS)))
+            return BetaDartsConfig(arch_first=True)
+        return BetaDartsConfig(lam_epochs=max(1, round(PAPER_LAM_EPOCHS * epochs / PAPER_EPOCHS)), arch_first=True)
 
     @classmethod
     def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
@@ -115,6 +120,14 @@ class BetaDarts(DartsV1):
     def on_epoch_start(self, ctx: SearchContext) -> None:
         """Set this epoch's regulariser weight."""
         self.lam = lam_at(ctx.epoch, self.config.lam_max, self.config.lam_epochs)
+
+    def step(self, batch, ctx: SearchContext) -> dict[str, Any]:
+        """Weight step then arch step, or the reverse with ``arch_first`` (the authors' order)."""
+        if not self.config.arch_first:
+            return super().step(batch, ctx)
+        stats = self.arch_step(batch, ctx)
+        stats.update(self.weight_step(batch, ctx))
+        return stats
 
     def objective(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
                   ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
