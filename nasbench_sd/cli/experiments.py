@@ -148,7 +148,9 @@ def ablate(method, param, values, out, seeds, preset, sets, data_root, workers, 
     from nasbench_sd.experiments.ablate import ablation_groups, summarize_ablation
     from nasbench_sd.experiments.layout import parse_seeds
 
-    seed_list, set_map = parse_seeds(seeds), parse_sets(sets)
+    from nasbench_sd.method_sets import scope_sets
+
+    seed_list, set_map = parse_seeds(seeds), scope_sets([method], parse_sets(sets))[method]
     groups, key, value_list = ablation_groups(method, param, values, set_map)
     out = out or f"results/{preset}-{method}-{param}"
     execute(groups, seed_list, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-SET_HELP = "Override a setting: a SearchConfig field (epochs=10) or a method field (method.lam=0.5). Repeatable."
+SET_HELP = ("Override a setting: a SearchConfig field (epochs=10), a field of every method that has it "
+            "(method.lam=0.5) or of one method (sd-darts.lam=0.5). Repeatable.")
 
 
 @click.command()
@@ -23,11 +24,13 @@ def search(method, preset, seed, sets, data_root, out, resume, device, threads, 
     """Search a cell with one method and one seed; writes a run directory with
     config.json, metrics.jsonl (one record per epoch), checkpoints and result.json."""
     from nasbench_sd.config import build_run_config, parse_sets
+    from nasbench_sd.method_sets import scope_sets
     from nasbench_sd.runtime import resolve_device, set_threads
     from nasbench_sd.search import run_search
 
     set_threads(threads)
-    cfg = build_run_config(method, preset, seed, parse_sets(sets), device=resolve_device(device))
+    sets_ = scope_sets([method], parse_sets(sets))[method]
+    cfg = build_run_config(method, preset, seed, sets_, device=resolve_device(device))
     out = out or f"runs/{method}/seed-{seed}"
     result = run_search(cfg, out, data_root=data_root, resume=resume, quiet=quiet)
     b = result["benchmark"]

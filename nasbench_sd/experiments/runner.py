@@ -58,8 +58,12 @@ class Plan:
 
 
 def method_groups(methods: list[str], sets: dict[str, str]) -> list[Group]:
-    """One group per method, labelled by the method name."""
-    return [Group(label=m, method=m, sets=tuple(sets.items())) for m in methods]
+    """One group per method, labelled by the method name, with the settings that
+    apply to it (``method.X`` / ``NAME.X`` scoping: :mod:`nasbench_sd.method_sets`)."""
+    from nasbench_sd.method_sets import scope_sets
+
+    scoped = scope_sets(methods, sets)
+    return [Group(label=m, method=m, sets=tuple(scoped[m].items())) for m in methods]
 
 
 def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str | Path, device: str = "cpu",
