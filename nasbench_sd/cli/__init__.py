@@ -23,9 +23,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from nasbench_sd.cli import bench, experiments, search
+    from nasbench_sd.cli import bench, experiments, inspect, search
 
-    for module in (bench, search, experiments):
+    for module in (bench, search, experiments, inspect):
         for command in module.COMMANDS:
             cli.add_command(command)
 

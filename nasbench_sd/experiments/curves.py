@@ -55,7 +55,7 @@ def load_curves(results_dir: str | Path) -> list[GroupCurves]:
             elif _strip(cfg) != _strip(config):
                 raise UserError(f"{label} mixes configurations ({d.name} differs); give each configuration its "
                                 "own directory")
-            runs[int(d.name.split("-", 1)[1])] = records
+            runs[_seed_of(d, cfg)] = records
         if runs and config is not None:
             out.append(GroupCurves(label=label, method=config.get("method", label), preset=config.get("preset", "?"),
                                    epochs=int(config.get("search", {}).get("epochs", 0)), runs=runs))
@@ -63,6 +63,14 @@ def load_curves(results_dir: str | Path) -> list[GroupCurves]:
         raise UserError(f"no per-epoch metrics below {results_dir} (expected <method>/seed-<n>/metrics.jsonl; "
                         "methods that train no supernet, like random, have none)")
     return out
+
+
+def _seed_of(run_dir: Path, cfg: dict[str, Any]) -> int:
+    """The seed of a run: from its ``seed-<n>`` name, else from its config."""
+    name, _, number = run_dir.name.partition("-")
+    if name == "seed" and number.isdigit():
+        return int(number)
+    return int(cfg.get("seed", 0))
 
 
 def _strip(cfg: dict[str, Any]) -> dict[str, Any]:

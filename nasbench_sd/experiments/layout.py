@@ -111,38 +111,71 @@ class FoundRun:
     result: dict[str, Any]
 
 
+def _single_run(root: Path, marker: str) -> tuple[str, int] | None:
+    """(group, seed) when ``root`` is itself a run directory (holds ``marker``), else None.
+
+    A ``seed-<n>`` directory belongs to the group named by its parent; any other
+    run directory (``search --out runs/sd0``) to its method, read from config.json."""
+    if not (root / marker).is_file():
+        return None
+    m = SEED_DIR.match(root.name)
+    if m:
+        return root.resolve().parent.name, int(m.group(1))
+    try:
+        cfg = json.loads((root / "config.json").read_text())
+        return str(cfg.get("method") or root.name), int(cfg.get("seed", 0))
+    except (OSError, ValueError, TypeError):
+        return root.resolve().name, 0
+
+
+def _read_result(p: Path) -> dict[str, Any]:
+    try:
+        result = json.loads(p.read_text())
+        if not isinstance(result, dict) or "benchmark" not in result:
+            raise ValueError("not a result")
+        return result
+    except (OSError, ValueError):
+        raise UserError(f"{p} is not a readable result.json; move that run aside") from None
+
+
 def find_results(root: str | Path) -> list[FoundRun]:
-    """Every ``<group>/seed-<n>/result.json`` below ``root`` (recursively), sorted."""
+    """Every finished run at or below ``root``: ``root`` may be one run directory
+    (a ``seed-<n>`` directory or a ``search --out`` directory), a group (method)
+    directory, or an experiment (``<group>/seed-<n>/result.json``, recursively)."""
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"results directory {root} does not exist")
+    single = _single_run(root, "result.json")
+    if single is not None:
+        return [FoundRun(group=single[0], seed=single[1], path=root, result=_read_result(root / "result.json"))]
     found = []
     for p in sorted(root.rglob("result.json")):
         m = SEED_DIR.match(p.parent.name)
         if not m:
             continue
-        try:
-            result = json.loads(p.read_text())
-        except (OSError, ValueError):
-            raise UserError(f"{p} is not readable JSON; move that run aside") from None
+        result = _read_result(p)
         group = p.parent.parent.relative_to(root).as_posix()
         if group == ".":
-            group = p.parent.parent.name
+            group = p.parent.parent.resolve().name
         found.append(FoundRun(group=group, seed=int(m.group(1)), path=p.parent, result=result))
     return found
 
 
 def find_run_dirs(root: str | Path) -> dict[str, list[Path]]:
-    """Group -> run directories (finished or not) holding a metrics.jsonl, below ``root``."""
+    """Group -> run directories (finished or not) holding a metrics.jsonl, at or below
+    ``root`` (one run directory, a group directory or an experiment)."""
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"results directory {root} does not exist")
+    single = _single_run(root, "metrics.jsonl")
+    if single is not None:
+        return {single[0]: [root]}
     groups: dict[str, list[Path]] = {}
     for p in sorted(root.rglob("metrics.jsonl")):
         if not SEED_DIR.match(p.parent.name):
             continue
         group = p.parent.parent.relative_to(root).as_posix()
-        groups.setdefault(group if group != "." else p.parent.parent.name, []).append(p.parent)
+        groups.setdefault(group if group != "." else p.parent.parent.resolve().name, []).append(p.parent)
     for dirs in groups.values():
         dirs.sort(key=lambda d: int(SEED_DIR.match(d.name).group(1)))
     return groups

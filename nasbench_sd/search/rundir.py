@@ -3,7 +3,12 @@
 Layout::
 
     config.json          resolved RunConfig (written before the first step)
-    metrics.jsonl        one JSON record per finished epoch
+    metrics.jsonl        one JSON record per finished epoch (no header record: every
+                         line is an epoch); ``op_probs`` is a 6 x 5 list whose rows are
+                         the edges in arch-string order (to<-from: 1<-0, 2<-0, 2<-1,
+                         3<-0, 3<-1, 3<-2 = ``cells.EDGES``) and whose columns are the
+                         ops none, skip_connect, nor_conv_1x1, nor_conv_3x3,
+                         avg_pool_3x3 (= ``cells.OPS``); ``nasbench-sd show`` labels them
     checkpoint.pt        state after the last finished epoch (checksummed)
     checkpoint.prev.pt   the one before (used if the newest is corrupt)
     result.json          final cell, its six figures, provenance (last file written)
