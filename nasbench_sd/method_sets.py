@@ -51,7 +51,8 @@ def scope_sets(methods: list[str], sets: dict[str, str]) -> dict[str, dict[str, 
             raise UserError(f"unknown setting {key!r} (use a search setting, method.X or METHOD.X, "
                             f"METHOD one of {', '.join(methods)})")
         if name not in fields[prefix]:
-            raise UserError(f"unknown setting {name!r} for {prefix} (known: {', '.join(sorted(fields[prefix])) or 'none'})")
+            known = ", ".join(sorted(fields[prefix])) or "none"
+            raise UserError(f"unknown setting {name!r} for {prefix} (known: {known})")
         scoped[prefix][name] = value
     for name in general:
         if not any(name in f for f in fields.values()):
@@ -59,7 +60,8 @@ def scope_sets(methods: list[str], sets: dict[str, str]) -> dict[str, dict[str, 
                 from nasbench_sd.methods import get_method
 
                 cfg = get_method(methods[0]).Config.__name__
-                raise UserError(f"unknown setting {name!r} for {cfg} (known: {', '.join(sorted(fields[methods[0]])) or 'none'})")
+                known = ", ".join(sorted(fields[methods[0]])) or "none"
+                raise UserError(f"unknown setting {name!r} for {cfg} (known: {known})")
             raise UserError(f"unknown setting {name!r}: no method of this run has it ("
                             + "; ".join(f"{m}: {', '.join(sorted(f)) or 'none'}" for m, f in fields.items()) + ")")
     out = {}

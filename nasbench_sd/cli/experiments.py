@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from nasbench_sd.cli.bench import BACKEND_OPTION, PATH_OPTION
 from nasbench_sd.cli.search import SET_HELP
 
 
@@ -99,20 +100,47 @@ def run(methods, out, seeds, preset, sets, data_root, workers, threads, executor
     click.echo(f"next: nasbench-sd table {out} && nasbench-sd plot {out}")
 
 
+def _pairs(items, flag: str) -> tuple[tuple[str, str], ...]:
+    from nasbench_sd.errors import UserError
+
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UserError(f"{flag} expects ROW=TEXT, got {item!r}")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
+
+
 @click.command("table")
 @click.argument("results_dir", type=click.Path(file_okay=False))
-@click.option("--out", default=None, help="Where table.csv/.md/.tex go [RESULTS_DIR].")
+@click.option("--out", default=None, help="Where table.csv/table-seeds.csv/.md/.tex go [RESULTS_DIR].")
 @click.option("--baseline", default=None, help="Welch t-test of every row against this method (or group label).")
+@click.option("--correction", type=click.Choice(["none", "holm"]), default="none", show_default=True,
+              help="Multiple-comparison correction over all tests of the table (stated in the caption).")
+@click.option("--order", default=None, help="Row order: comma-separated group labels shown first.")
+@click.option("--name", "names", multiple=True, metavar="ROW=NAME", help="Display name of a row. Repeatable.")
+@click.option("--label", default="tab:nb201", show_default=True, help="LaTeX \\label of the table.")
+@click.option("--columns", type=click.Choice(["all", "searched"]), default="all", show_default=True,
+              help="all six figures, or only the search data set's (searched on X, reported on X).")
 @click.option("--published/--no-published", default=True, show_default=True,
               help="Add the paper's Table 4 rows (labelled 'published').")
 @click.option("--best/--no-best", default=True, show_default=True,
               help="Add the best cell per column of the bundled NB201 v1_1 table.")
-def table(results_dir, out, baseline, published, best):
+@BACKEND_OPTION
+@PATH_OPTION
+def table(results_dir, out, baseline, correction, order, names, label, columns, published, best, backend,
+          benchmark_path):
     """Mean ± std over seeds of the six Table-4 figures, per method: table.csv,
-    table.md, table.tex (Markdown also on stdout)."""
-    from nasbench_sd.experiments.table import build_table, write_table
+    table-seeds.csv, table.md, table.tex (Markdown also on stdout). RESULTS_DIR is
+    an experiment, one method's directory, a seed-<n> directory or one run."""
+    from nasbench_sd.experiments.table import TableOptions, build_table, write_table
 
-    tab = build_table(results_dir, baseline=baseline, published=published, best=best)
+    opts = TableOptions(baseline=baseline, published=published, best=best, correction=correction,
+                        order=tuple(o.strip() for o in order.split(",") if o.strip()) if order else (),
+                        names=_pairs(names, "--name"), label=label, columns=columns, backend=backend,
+                        benchmark_path=benchmark_path)
+    tab = build_table(results_dir, options=opts)
     paths = write_table(tab, out or results_dir)
     click.echo(tab.markdown())
     click.echo(f"wrote {', '.join(str(p) for p in paths)}", err=True)
@@ -147,7 +175,6 @@ def ablate(method, param, values, out, seeds, preset, sets, data_root, workers, 
     from nasbench_sd.config import parse_sets
     from nasbench_sd.experiments.ablate import ablation_groups, summarize_ablation
     from nasbench_sd.experiments.layout import parse_seeds
-
     from nasbench_sd.method_sets import scope_sets
 
     seed_list, set_map = parse_seeds(seeds), scope_sets([method], parse_sets(sets))[method]

@@ -1,8 +1,12 @@
 """Render a :class:`~nasbench_sd.experiments.table.Table` as CSV, Markdown and LaTeX.
 
 The CSV is tidy (one row per table row; ``<column>_mean``, ``<column>_std``,
-``<column>_p`` plus n, seeds and the settings behind the numbers); Markdown and
-LaTeX show ``mean ± std`` with n beside it, and mark Welch-test p-values.
+``<column>_p`` (Welch, uncorrected), ``<column>_p_adj`` (after the table's
+correction), ``<column>_diff`` (mean minus the baseline's) plus n, seeds and
+the settings behind the numbers); the per-seed CSV has one line per row, seed
+and column. Markdown and LaTeX show ``mean ± std`` with n beside it, mark
+significant differences with their direction (↑ better, ↓ worse than the
+baseline) and set the best measured mean per column in bold.
 """
 
 from __future__ import annotations
@@ -11,12 +15,24 @@ import csv
 import io
 from typing import Any
 
-from nasbench_sd.benchmark import COLUMN_LABELS, COLUMNS
+from nasbench_sd.benchmark import COLUMN_LABELS
 
-INFO_KEYS = ("preset", "search_epochs", "dataset", "split", "train_limit", "benchmark", "overrides", "devices",
-             "reference")
-SPLIT_NOTES = {"official": "NB201 cifar-split.txt halves of the 50k train set",
-               "darts-half": "first/last 25k of the train set"}
+INFO_KEYS = ("preset", "search_epochs", "dataset", "split", "train_limit", "benchmark", "overrides", "shared_diff",
+             "devices", "reference")
+DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16-120": "ImageNet16-120"}
+#: What each (search data set, split protocol) trains the weights and alpha on (nasbench_sd/data/splits.py).
+SPLIT_NOTES = {
+    ("cifar10", "official"): "NB201 cifar-split.txt: weights on its 25k train half, alpha on its 25k valid half "
+                             "of the CIFAR-10 training set",
+    ("cifar100", "official"): "weights on all 50k CIFAR-100 training images, alpha on the 5k xvalid half of the "
+                              "test set (NB201 cifar100-test-split.txt)",
+    ("imagenet16-120", "official"): "weights on all 151,700 ImageNet16-120 training images, alpha on the 3k xvalid "
+                                    "half of val_data (NB201 imagenet-16-120-test-split.txt)",
+    ("cifar10", "darts-half"): "weights on the first, alpha on the last 25k of the CIFAR-10 training set",
+    ("cifar100", "darts-half"): "weights on the first, alpha on the last 25k of the CIFAR-100 training set",
+}
+#: Data sets whose benchmark 'valid' column is measured on the images the official split trains alpha on.
+SAME_IMAGES = {"cifar10": "c10_valid", "cifar100": "c100_valid", "imagenet16-120": "in16_valid"}
 
 
 def stars(p: float | None) -> str:
@@ -26,29 +42,73 @@ def stars(p: float | None) -> str:
     return "**" if p < 0.01 else "*" if p < 0.05 else ""
 
 
-def caption(measured: list, varying: list[str], baseline: str | None, published: bool, best: bool) -> str:
-    """What the numbers mean: benchmark, search data and split, preset, epochs, std, test."""
-    info = measured[0].info
-    parts = [f"Accuracy (%) of the searched cell on {info['benchmark']}, mean over the benchmark's trials; "
-             "CIFAR-10 valid/test = cifar10-valid x-valid / cifar10 ori-test, CIFAR-100 and ImageNet16-120 = "
-             "x-valid / x-test."]
-    if not {"dataset", "split", "train_limit"} & set(varying):
-        limit = info.get("train_limit")
-        parts.append(f"Searched on {info['dataset']}, split {info['split']} "
-                     f"({SPLIT_NOTES.get(info['split'], info['split'])}"
-                     f"{f'; first {limit} samples of each half' if limit else ''}).")
+def split_note(dataset: str, split: str, limit: int | None = None) -> str:
+    """'Searched on cifar100, split official (weights on ...)' for one data set and split."""
+    note = SPLIT_NOTES.get((dataset, split), f"split protocol {split}")
+    return (f"Searched on {dataset}, split {split} ({note}{f'; first {limit} samples of each half' if limit else ''})."
+            + (f" Its {COLUMN_LABELS[SAME_IMAGES[dataset]]} column is measured on the images alpha was trained on."
+               if split == "official" and dataset in SAME_IMAGES else ""))
+
+
+def _benchmark_sentence(info: dict[str, Any]) -> str:
+    text = (f"Accuracy (%) of the searched cell on {info['benchmark']}, mean over the benchmark's trials; "
+            "CIFAR-10 valid/test = cifar10-valid x-valid / cifar10 ori-test, CIFAR-100 and ImageNet16-120 = "
+            "x-valid / x-test.")
+    if info.get("benchmark", "").endswith("(table)"):
+        from nasbench_sd.benchmark.table import TABLE_PROVENANCE
+
+        text += f" Source: the {TABLE_PROVENANCE}."
+    return text
+
+
+def _settings(measured: list, varying: list[str], diffs: dict) -> list[str]:
+    info, parts = measured[0].info, []
     settings = []
     if "preset" not in varying:
         settings.append(f"preset {info['preset']}")
     if "search_epochs" not in varying:
         settings.append(f"{info['search_epochs']} search epochs")
-    if "overrides" not in varying:
-        settings.append(f"preset overrides: {info['overrides'] or 'none'}")
     if settings:
         parts.append("Settings: " + ", ".join(settings) + ".")
+    overrides = {r.name: r.info.get("overrides") or "none" for r in measured}
+    if len(set(overrides.values())) == 1:
+        parts.append(f"Changed from the preset: {next(iter(overrides.values()))}.")
+    else:
+        parts.append("Changed from each method's preset: " + "; ".join(f"{k}: {v}" for k, v in overrides.items())
+                     + ".")
+    if len(measured) > 1:
+        from nasbench_sd.experiments.compare import describe_differences
+
+        names = {r.label: r.name for r in measured}
+        named = {k: {names[label]: v for label, v in vals.items()} for k, vals in diffs.items()}
+        parts.append(f"Beyond each method's own settings, rows differ in: {describe_differences(named)}."
+                     if diffs else "Beyond each method's own settings, the rows share every search setting "
+                                   "(diagnostics aside).")
+    return parts
+
+
+def caption(measured: list, varying: list[str], baseline: str | None, published: bool, best: bool,
+            diffs: dict | None = None, correction: str = "none", columns: tuple[str, ...] | None = None,
+            bold: bool = False) -> str:
+    """What the numbers mean: benchmark and its provenance, search data and split
+    per data set, preset, epochs, changed and differing settings, std, test."""
+    info = measured[0].info
+    parts = [_benchmark_sentence(info)]
+    if not {"dataset", "split", "train_limit"} & set(varying):
+        parts.append(split_note(str(info["dataset"]), str(info["split"]), info.get("train_limit")))
+    else:
+        notes = [f"[{r.name}] {split_note(str(r.info['dataset']), str(r.info['split']), r.info.get('train_limit'))}"
+                 for r in measured]
+        parts.append("Search data set and split differ between rows: " + " ".join(notes))
+    if columns is not None and len(columns) < 6:
+        name = DATASET_NAMES.get(str(info["dataset"]), str(info["dataset"]))
+        parts.append(f"Searched on {name}, reported on {name} (only its columns are shown).")
+    parts += _settings(measured, varying, diffs or {})
     if varying:
         parts.append(f"Settings that differ between rows are given per row ({', '.join(varying)}).")
     parts.append("Mean ± sample std (ddof=1) over n seeds (std 0 where n=1).")
+    if bold:
+        parts.append("Bold: the best measured mean per column.")
     if published:
         parts.append("Rows marked (published) are copied, not measured here: from the SD-DARTS paper's Table 4 "
                      "unless the label names another source; each follows the measured row of its method.")
@@ -56,45 +116,75 @@ def caption(measured: list, varying: list[str], baseline: str | None, published:
         parts.append("The best-cell row is the maximum of each column over all 15,625 cells of the bundled "
                      "NB201 v1_1 table.")
     if baseline:
-        parts.append(f"p: Welch's t-test (unequal variances) of each row against {baseline} per column; "
-                     "* p < 0.05, ** p < 0.01.")
+        corr = (", Holm-corrected over all tests of this table" if correction == "holm"
+                else ", not corrected for multiple comparisons")
+        parts.append(f"p: Welch's t-test (unequal variances) of each row against {baseline} per column{corr}; "
+                     "* p < 0.05, ** p < 0.01, with ↑ (higher, better) or ↓ (lower, worse) than the baseline's mean.")
     return " ".join(parts)
 
 
-def _cell(row, c: str, tex: bool = False) -> str:
+def _cell(row, c: str, table, tex: bool = False) -> str:
     m, s = row.mean[c], row.std[c]
     pm = r"$\pm$" if tex else "±"
-    text = f"{m:.2f}" if s is None else f"{m:.2f} {pm} {s:.2f}"
-    mark = stars(row.p.get(c))
+    number = f"{m:.2f}"
+    if c in table.best and row.label in table.best[c]:
+        number = rf"\textbf{{{number}}}" if tex else f"**{number}**"
+    text = number if s is None else f"{number} {pm} {s:.2f}"
+    p = row.p_adj.get(c, row.p.get(c)) if row.p_adj else row.p.get(c)
+    mark = stars(p)
     if mark:
-        text += f"$^{{{mark}}}$" if tex else mark
+        arrow = "" if row.diff.get(c) is None else ("↑" if row.diff[c] > 0 else "↓" if row.diff[c] < 0 else "=")
+        if tex:
+            arrow = {"↑": r"\uparrow", "↓": r"\downarrow", "=": "="}.get(arrow, "")
+            text += f"$^{{{arrow}{mark}}}$"
+        else:
+            text += arrow + mark
     return text
 
 
 def _label(row, table) -> str:
-    return f"{row.label} (baseline)" if row.label == table.baseline else row.label
+    return f"{row.name} (baseline)" if row.label == table.baseline else row.name
 
 
 def to_markdown(table) -> str:
     """A Markdown table preceded by its caption."""
-    head = ["method", "n", *(COLUMN_LABELS[c] for c in COLUMNS), *table.varying]
+    head = ["method", "n", *(COLUMN_LABELS[c] for c in table.columns), *table.varying]
     lines = [f"**NAS-Bench-201 results.** {table.caption}", "",
              "| " + " | ".join(head) + " |",
-             "|" + "|".join([":---", "---:"] + [":---:"] * len(COLUMNS) + [":---"] * len(table.varying)) + "|"]
+             "|" + "|".join([":---", "---:"] + [":---:"] * len(table.columns) + [":---"] * len(table.varying)) + "|"]
     for row in table.rows:
-        cells = [_label(row, table), "–" if row.n is None else str(row.n), *(_cell(row, c) for c in COLUMNS),
-                 *(str(row.info.get(k, "")) for k in table.varying)]
+        cells = [_label(row, table), "–" if row.n is None else str(row.n),
+                 *(_cell(row, c, table) for c in table.columns), *(str(row.info.get(k, "")) for k in table.varying)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _tex(text: Any) -> str:
-    """Escape LaTeX specials in plain text (± becomes $\\pm$)."""
+    """Escape LaTeX specials in plain text (± becomes $\\pm$, arrows math arrows)."""
     out = str(text).replace("\\", "\x00")
     for a, b in (("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("$", r"\$"), ("{", r"\{"),
-                 ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}"), ("±", r"$\pm$")):
+                 ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\textasciicircum{}"), ("±", r"$\pm$"),
+                 ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$")):
         out = out.replace(a, b)
     return out.replace("\x00", r"\textbackslash{}")
+
+
+def _tex_header(columns: tuple[str, ...], varying: list[str]) -> list[str]:
+    groups: list[tuple[str, int]] = []
+    for c in columns:
+        name = COLUMN_LABELS[c].rsplit(" ", 1)[0]
+        if groups and groups[-1][0] == name:
+            groups[-1] = (name, groups[-1][1] + 1)
+        else:
+            groups.append((name, 1))
+    top, rules, col = [], [], 3
+    for name, width in groups:
+        top.append(rf"\multicolumn{{{width}}}{{c}}{{{name}}}")
+        rules.append(rf"\cmidrule(lr){{{col}-{col + width - 1}}}")
+        col += width
+    return [r"Method & $n$ & " + " & ".join(top) + "".join(f" & {_tex(k)}" for k in varying) + r" \\",
+            "".join(rules),
+            " & & " + " & ".join(COLUMN_LABELS[c].rsplit(" ", 1)[1] for c in columns) + " &" * len(varying) + r" \\"]
 
 
 def to_latex(table) -> str:
@@ -102,39 +192,51 @@ def to_latex(table) -> str:
     extra = len(table.varying)
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\caption{" + _tex(table.caption) + "}",
-             r"\label{tab:nb201}",
-             r"\begin{tabular}{lr" + "c" * len(COLUMNS) + "l" * extra + "}", r"\toprule",
-             r"Method & $n$ & \multicolumn{2}{c}{CIFAR-10} & \multicolumn{2}{c}{CIFAR-100} & "
-             r"\multicolumn{2}{c}{ImageNet16-120}" + "".join(f" & {_tex(k)}" for k in table.varying) + r" \\",
-             r"\cmidrule(lr){3-4}\cmidrule(lr){5-6}\cmidrule(lr){7-8}",
-             " & & " + " & ".join(["valid", "test"] * 3) + " &" * extra + r" \\", r"\midrule"]
+             r"\label{" + table.label + "}",
+             r"\begin{tabular}{lr" + "c" * len(table.columns) + "l" * extra + "}", r"\toprule",
+             *_tex_header(table.columns, table.varying), r"\midrule"]
     previous = None
     for row in table.rows:
         if previous is not None and row.source != previous:
             lines.append(r"\midrule")
         previous = row.source
         cells = [_tex(_label(row, table)), "--" if row.n is None else str(row.n),
-                 *(_cell(row, c, tex=True) for c in COLUMNS), *(_tex(row.info.get(k, "")) for k in table.varying)]
+                 *(_cell(row, c, table, tex=True) for c in table.columns),
+                 *(_tex(row.info.get(k, "")) for k in table.varying)]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
+def _num(v: float | None) -> str:
+    return "" if v is None else repr(float(v))
+
+
 def to_csv(table) -> str:
     """Tidy CSV: one line per row; p-values blank where no test was made."""
-    head = ["row", "method", "source", "n", "seeds", *INFO_KEYS, "baseline"]
-    for c in COLUMNS:
-        head += [f"{c}_mean", f"{c}_std", f"{c}_p"]
+    head = ["row", "name", "method", "source", "n", "seeds", *INFO_KEYS, "baseline", "correction"]
+    for c in table.columns:
+        head += [f"{c}_mean", f"{c}_std", f"{c}_p", f"{c}_p_adj", f"{c}_diff"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
     for row in table.rows:
-        line = [row.label, row.method or "", row.source, "" if row.n is None else row.n,
+        measured = row.source == "measured"
+        line = [row.label, row.name, row.method or "", row.source, "" if row.n is None else row.n,
                 " ".join(str(s) for s in row.seeds), *(row.info.get(k, "") for k in INFO_KEYS),
-                (table.baseline or "") if row.source == "measured" else ""]
-        for c in COLUMNS:
-            p = row.p.get(c)
-            line += [repr(float(row.mean[c])), "" if row.std[c] is None else repr(float(row.std[c])),
-                     "" if p is None else repr(p)]
+                (table.baseline or "") if measured else "", table.correction if measured and table.baseline else ""]
+        for c in table.columns:
+            line += [_num(row.mean[c]), _num(row.std[c]), _num(row.p.get(c)), _num(row.p_adj.get(c)),
+                     _num(row.diff.get(c))]
         w.writerow(line)
+    return buf.getvalue()
+
+
+def to_seeds_csv(table) -> str:
+    """Tidy per-seed CSV: row, name, method, seed, column, value (the numbers behind every mean)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["row", "name", "method", "seed", "column", "value"])
+    for r in table.per_seed:
+        w.writerow([r["row"], r["name"], r["method"] or "", r["seed"], r["column"], repr(r["value"])])
     return buf.getvalue()

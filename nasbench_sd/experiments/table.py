@@ -34,8 +34,15 @@ class Row:
     method: str | None = None
     n: int | None = None
     seeds: list[int] = field(default_factory=list)
-    p: dict[str, float | None] = field(default_factory=dict)
+    p: dict[str, float | None] = field(default_factory=dict)  # Welch p against the baseline, uncorrected
+    p_adj: dict[str, float | None] = field(default_factory=dict)  # after the table's correction (= p if none)
+    diff: dict[str, float | None] = field(default_factory=dict)  # mean - baseline mean (accuracy points)
     info: dict[str, Any] = field(default_factory=dict)  # preset, epochs, split, overrides, ...
+    display: str | None = None  # display name (--name); the label otherwise
+
+    @property
+    def name(self) -> str:
+        return self.display or self.label
 
 
 @dataclass
@@ -44,6 +51,11 @@ class Table:
     baseline: str | None
     caption: str
     varying: list[str]  # info keys that differ between measured rows (shown as columns)
+    columns: tuple[str, ...] = COLUMNS  # the benchmark columns shown
+    correction: str = "none"  # none | holm
+    label: str = "tab:nb201"  # LaTeX \\label
+    per_seed: list[dict[str, Any]] = field(default_factory=list)  # one record per (row, seed, column)
+    best: dict[str, set[str]] = field(default_factory=dict)  # column -> labels of the best measured row(s)
 
     def markdown(self) -> str:
         from nasbench_sd.experiments.render import to_markdown
@@ -59,6 +71,27 @@ class Table:
         from nasbench_sd.experiments.render import to_csv
 
         return to_csv(self)
+
+    def seeds_csv(self) -> str:
+        from nasbench_sd.experiments.render import to_seeds_csv
+
+        return to_seeds_csv(self)
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """How ``nasbench-sd table`` builds a table (CLI flags; defaults in brackets there)."""
+
+    baseline: str | None = None
+    published: bool = True
+    best: bool = True
+    correction: str = "none"  # none | holm (over every test of the table)
+    order: tuple[str, ...] = ()  # row labels shown first, in this order
+    names: tuple[tuple[str, str], ...] = ()  # (row label, display name)
+    label: str = "tab:nb201"
+    columns: str = "all"  # all | searched (only the search data set's two columns)
+    backend: str = "table"  # re-score each run's cell with this benchmark backend
+    benchmark_path: str | None = None
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -102,22 +135,14 @@ def _check_group(group: str, runs: list[FoundRun]) -> None:
 
 
 def _overrides(cfg: dict[str, Any]) -> str:
-    """Settings of a run that differ from its preset's defaults ("" if none or unknown)."""
-    from nasbench_sd.config import build_run_config
+    """Settings of a run that differ from its preset's defaults ("" if none, "?" if unknown)."""
+    from nasbench_sd.experiments.show import changed_settings
 
-    try:
-        preset = build_run_config(cfg["method"], cfg["preset"], 0).to_dict()["search"]
-        search = {k: v for k, v in cfg["search"].items() if preset.get(k) != v}
-        # method defaults scaled to the run's epochs (e.g. sd-darts warm-up) are not overrides
-        scaled = build_run_config(cfg["method"], cfg["preset"], 0, {k: str(v) for k, v in search.items()
-                                                                   if not isinstance(v, (tuple, list))})
-        method_defaults = scaled.to_dict()["method_config"]
-    except (UserError, KeyError, TypeError, ValueError):
+    changed = changed_settings(cfg)
+    if changed is None:
         return "?"
-    out = [f"{k}={v}" for k, v in search.items()]
-    out += [f"method.{k}={v}" for k, v in cfg.get("method_config", {}).items()
-            if method_defaults.get(k) != v and not (isinstance(v, list) and tuple(v) == method_defaults.get(k))]
-    return " ".join(out)
+    return " ".join(f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+                    for k, v in changed.items())
 
 
 def measured_row(group: str, runs: list[FoundRun]) -> Row:
@@ -183,47 +208,134 @@ def _with_published(measured: list[Row]) -> list[Row]:
     return out + rest
 
 
+def _rescore(found: list[FoundRun], opts: TableOptions) -> list[FoundRun]:
+    """The runs with their six figures looked up again in ``opts.backend``."""
+    from dataclasses import replace
+
+    from nasbench_sd.benchmark import get_benchmark
+    from nasbench_sd.cells import Cell
+
+    bench = get_benchmark(opts.backend, opts.benchmark_path)
+    prov = bench.provenance()
+    out = []
+    for r in found:
+        if not r.result.get("cell"):
+            raise UserError(f"{r.path}/result.json names no cell; it cannot be re-scored")
+        figures = bench.record(Cell.from_string(r.result["cell"])).figures()
+        provenance = {**r.result.get("provenance", {}), "benchmark": prov}
+        out.append(replace(r, result={**r.result, "benchmark": figures, "provenance": provenance}))
+    return out
+
+
+def _order(rows: list[Row], order: tuple[str, ...]) -> list[Row]:
+    labels = [r.label for r in rows]
+    unknown = [o for o in order if o not in labels]
+    if unknown:
+        raise UserError(f"--order names {', '.join(unknown)}, not a row of this table (rows: {', '.join(labels)})")
+    first = [next(r for r in rows if r.label == o) for o in order]
+    return first + [r for r in rows if r.label not in order]
+
+
+def _columns(rows: list[Row], mode: str) -> tuple[str, ...]:
+    """All six columns, or (``searched``) the two of the data set every row searched on."""
+    from nasbench_sd.benchmark.base import DATASETS
+
+    if mode == "all":
+        return COLUMNS
+    if mode != "searched":
+        raise UserError(f"--columns must be all or searched, got {mode!r}")
+    sets = {str(r.info.get("dataset")) for r in rows}
+    if len(sets) != 1 or next(iter(sets)) not in DATASETS:
+        raise UserError(f"--columns searched needs rows searched on one data set (found {', '.join(sorted(sets))})")
+    prefix = DATASETS[next(iter(sets))]
+    return (f"{prefix}_valid", f"{prefix}_test")
+
+
+def _compare(rows: list[Row], base: Row, values: dict, columns: tuple[str, ...], correction: str) -> None:
+    """Welch p, (Holm-)adjusted p and mean difference of every row against ``base``."""
+    from nasbench_sd.experiments.compare import CORRECTIONS, holm
+
+    if correction not in CORRECTIONS:
+        raise UserError(f"--correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
+    family = {}
+    for r in rows:
+        if r is base:
+            continue
+        r.p = {c: welch_p(values[r.label][c], values[base.label][c]) for c in columns}
+        r.diff = {c: r.mean[c] - base.mean[c] for c in columns}
+        family.update({(r.label, c): p for c, p in r.p.items() if p is not None})
+    adjusted = holm(family) if correction == "holm" else family
+    for r in rows:
+        if r is not base:
+            r.p_adj = {c: adjusted.get((r.label, c)) for c in columns}
+
+
 def build_table(results_dir: str | Path, baseline: str | None = None, published: bool = True,
-                best: bool = True) -> Table:
-    """Read every result below ``results_dir`` and build the table (writes nothing)."""
+                best: bool = True, options: TableOptions | None = None) -> Table:
+    """Read every result at or below ``results_dir`` and build the table (writes nothing)."""
+    from dataclasses import replace
+
+    from nasbench_sd.experiments.compare import shared_differences
     from nasbench_sd.experiments.render import caption
 
+    opts = options or TableOptions()
+    if options is None:
+        opts = replace(opts, baseline=baseline, published=published, best=best)
     found = find_results(results_dir)
     if not found:
         raise UserError(f"no results below {results_dir} (expected <method>/seed-<n>/result.json)")
+    if opts.backend != "table" or opts.benchmark_path is not None:
+        found = _rescore(found, opts)
     groups: dict[str, list[FoundRun]] = {}
     for r in found:
         groups.setdefault(r.group, []).append(r)
-    rows = [measured_row(g, runs) for g, runs in groups.items()]
-    values = {r.label: {c: [float(x.result["benchmark"][c]) for x in sorted(groups[r.label], key=lambda x: x.seed)]
-                        for c in COLUMNS} for r in rows}
-    base = _resolve_baseline(rows, baseline) if baseline else None
+    rows = _order([measured_row(g, runs) for g, runs in groups.items()], opts.order)
+    names = dict(opts.names)
+    unknown = [k for k in names if k not in groups]
+    if unknown:
+        raise UserError(f"--name names {', '.join(unknown)}, not a row of this table (rows: {', '.join(groups)})")
+    for r in rows:
+        r.display = names.get(r.label)
+    columns = _columns(rows, opts.columns)
+    runs_of = {g: sorted(runs, key=lambda x: x.seed) for g, runs in groups.items()}
+    values = {g: {c: [float(x.result["benchmark"][c]) for x in runs] for c in COLUMNS} for g, runs in runs_of.items()}
+    per_seed = [{"row": r.label, "name": r.name, "method": r.method, "seed": x.seed, "column": c,
+                 "value": float(x.result["benchmark"][c])} for r in rows for x in runs_of[r.label] for c in columns]
+    base = _resolve_baseline(rows, opts.baseline) if opts.baseline else None
     if base is not None:
-        for r in rows:
-            if r is not base:
-                r.p = {c: welch_p(values[r.label][c], values[base.label][c]) for c in COLUMNS}
+        _compare(rows, base, values, columns, opts.correction)
+    diffs = shared_differences({r.label: runs_of[r.label][0].result.get("config") or {} for r in rows})
+    for r in rows:
+        r.info["shared_diff"] = " ".join(f"{k}={v[r.label]}" for k, v in diffs.items())
     varying = [k for k in ("preset", "search_epochs", "dataset", "split", "train_limit", "benchmark", "overrides")
                if len({str(r.info.get(k)) for r in rows}) > 1]
+    top = {c: max(r.mean[c] for r in rows) for c in columns}
+    best_rows = {c: {r.label for r in rows if r.mean[c] == top[c]} for c in columns} if len(rows) > 1 else {}
     measured = list(rows)
-    if published:
+    if opts.published:
         rows = _with_published(rows)
-    if best:
+    if opts.best:
         from nasbench_sd.benchmark import get_benchmark
 
-        top = get_benchmark("table").best()
+        top_cells = get_benchmark("table").best()
         rows.append(Row(label="best cell in NB201 v1_1 (per column)", source="benchmark",
-                        mean={c: top[c].figures()[c] for c in COLUMNS}, std={c: None for c in COLUMNS}))
-    return Table(rows=rows, baseline=None if base is None else base.label,
-                 caption=caption(measured, varying, base.label if base else None, published, best), varying=varying)
+                        mean={c: top_cells[c].figures()[c] for c in COLUMNS}, std={c: None for c in COLUMNS}))
+    label = base.label if base else None
+    return Table(rows=rows, baseline=label, varying=varying, columns=columns, correction=opts.correction,
+                 label=opts.label, per_seed=per_seed, best=best_rows,
+                 caption=caption(measured, varying, label, opts.published, opts.best, diffs=diffs,
+                                 correction=opts.correction, columns=columns, bold=bool(best_rows)))
 
 
 def write_table(table: Table, out: str | Path) -> list[Path]:
-    """Write table.csv, table.md and table.tex into ``out`` (each atomically;
-    all three are rendered before the first is written)."""
+    """Write table.csv, table-seeds.csv (one line per row, seed and column: the
+    values behind the means), table.md and table.tex into ``out`` (each
+    atomically; all are rendered before the first is written)."""
     from nasbench_sd.io import atomic_write_text, ensure_writable_dir
 
+    texts = {"table.csv": table.csv(), "table-seeds.csv": table.seeds_csv(), "table.md": table.markdown() + "\n",
+             "table.tex": table.latex()}
     folder = ensure_writable_dir(out)
-    texts = {"table.csv": table.csv(), "table.md": table.markdown() + "\n", "table.tex": table.latex()}
     paths = []
     for name, text in texts.items():
         atomic_write_text(folder / name, text)
