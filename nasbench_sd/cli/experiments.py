@@ -150,14 +150,20 @@ def table(results_dir, out, baseline, correction, order, names, label, columns, 
 @click.argument("results_dir", type=click.Path(file_okay=False))
 @click.option("--out", default=None, help="Folder for the figures [RESULTS_DIR/plots].")
 @click.option("--ops-of", default=None, help="Group whose op probabilities are drawn [every group].")
-def plot(results_dir, out, ops_of):
+@click.option("--split", type=click.Choice(["test", "valid"]), default="test", show_default=True,
+              help="Benchmark accuracy drawn in the accuracy figure (valid: accuracy-valid.png/.pdf).")
+@click.option("--methods", default=None, help="Comma-separated groups or methods to draw [all].")
+def plot(results_dir, out, ops_of, split, methods):
     """Per-epoch curves: benchmark accuracy of the derived cell, Hessian
-    eigenvalue, op probabilities per edge, parameter-free ops (PNG and PDF)."""
+    eigenvalue, op probabilities per edge, parameter-free ops (PNG and PDF).
+    Groups without per-epoch records (random) are drawn as a level. RESULTS_DIR
+    is an experiment, one method's directory, a seed-<n> directory or one run."""
     from pathlib import Path
 
     from nasbench_sd.experiments.plot import plot_experiment
 
-    paths = plot_experiment(results_dir, Path(out) if out else Path(results_dir) / "plots", ops_of=ops_of)
+    paths = plot_experiment(results_dir, Path(out) if out else Path(results_dir) / "plots", ops_of=ops_of,
+                            split=split, methods=methods)
     for p in paths:
         click.echo(str(p))
 

@@ -1,17 +1,21 @@
 """Figures of an experiment (matplotlib, Agg backend, imported on use).
 
-* ``accuracy``: NB201 test accuracy of the cell derived after each epoch, one
-  panel per data set, mean ± std band per group;
+* ``accuracy`` (``accuracy-valid`` with ``split="valid"``): NB201 test (or
+  valid) accuracy of the cell derived after each epoch, one panel per data set,
+  mean ± std band per group; groups without per-epoch records (``random``) are
+  drawn as a level: a horizontal line at their final mean with a ± std band;
 * ``hessian``: dominant Hessian eigenvalue of the validation loss w.r.t. alpha
   per epoch (SD-DARTS Fig. 2), when the runs recorded it;
 * ``op-probs-<group>``: op probabilities per edge over epochs (seed average);
 * ``param-free``: number of parameter-free ops in the derived cell per epoch.
 
-Each figure is written as PNG (150 dpi) and PDF.
+Legends sit outside the axes, so they never cover a curve or band. Each figure
+is written as PNG (150 dpi) and PDF.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,30 +95,53 @@ def _int_epochs(ax: Any, label: bool = True) -> None:
     ax.grid(alpha=0.3)
 
 
-def _best_test() -> dict[str, float]:
-    """Best test accuracy per data set over all cells of the bundled table."""
+def _best(split: str) -> dict[str, float]:
+    """Best accuracy per data set on ``split`` over all cells of the bundled table."""
     from nasbench_sd.benchmark import get_benchmark
 
     top = get_benchmark("table").best()
-    return {p: top[f"{p}_test"].figures()[f"{p}_test"] for p, _ in DATASETS}
+    return {p: top[f"{p}_{split}"].figures()[f"{p}_{split}"] for p, _ in DATASETS}
 
 
-def plot_accuracy(groups: list[GroupCurves], folder: Path) -> list[Path]:
+@dataclass
+class Level:
+    """A group drawn as a horizontal level: final figures of runs without per-epoch records."""
+
+    label: str
+    method: str
+    n: int
+    values: dict[str, list[float]]  # column -> one value per seed
+
+
+def _level(ax: Any, level: Level, column: str, i: int) -> None:
+    from nasbench_sd.experiments.table import mean_std
+
+    m, s = mean_std(level.values[column])
+    color = _color(i)
+    ax.axhline(m, color=color, linestyle=STYLES[i % len(STYLES)], linewidth=1.5,
+               label=f"{level.label} (final, n={level.n})")
+    if level.n > 1:
+        ax.axhspan(max(0.0, m - s), min(100.0, m + s), color=color, alpha=0.12, linewidth=0)
+
+
+def plot_accuracy(groups: list[GroupCurves], folder: Path, split: str = "test",
+                  levels: list[Level] | None = None) -> list[Path]:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
-    best = _best_test()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), constrained_layout=True)
+    best = _best(split)
     for ax, (prefix, name) in zip(axes, DATASETS):
         for i, g in enumerate(groups):
-            _line(ax, g, lambda r, p=prefix: r.get("benchmark", {}).get(f"{p}_test"), i, clip=(0.0, 100.0))
-        ax.axhline(best[prefix], color="0.4", linestyle="--", linewidth=1,
-                   label=f"best cell in NB201 ({best[prefix]:.2f})")
-        ax.legend(fontsize=7, loc="lower left")
-        ax.set_title(f"{name} test")
-        ax.set_ylabel("test accuracy of derived cell (%)")
+            _line(ax, g, lambda r, p=prefix: r.get("benchmark", {}).get(f"{p}_{split}"), i, clip=(0.0, 100.0))
+        for k, level in enumerate(levels or []):
+            _level(ax, level, f"{prefix}_{split}", len(groups) + k)
+        ax.axhline(best[prefix], color="0.4", linestyle="--", linewidth=1, label="best cell in NB201")
+        ax.set_title(f"{name} {split} (best cell {best[prefix]:.2f})")
+        ax.set_ylabel(f"{split} accuracy of derived cell (%)")
         _int_epochs(ax)
-    fig.suptitle(f"Benchmark accuracy of the cell derived after each epoch ({BENCH}; {_setting(groups)}; "
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=8)
+    fig.suptitle(f"Benchmark {split} accuracy of the cell derived after each epoch ({BENCH}; {_setting(groups)}; "
                  "mean ± std over seeds)", fontsize=10)
-    return save(fig, folder, "accuracy")
+    return save(fig, folder, "accuracy" if split == "test" else f"accuracy-{split}")
 
 
 def _single(groups: list[GroupCurves], folder: Path, name: str, value, ylabel: str, title: str,
@@ -127,7 +154,7 @@ def _single(groups: list[GroupCurves], folder: Path, name: str, value, ylabel: s
         return []
     ax.set_ylabel(ylabel)
     _int_epochs(ax)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     ax.set_title(f"{title}\n({_setting(groups)}; mean ± std over seeds)", fontsize=10)
     return save(fig, folder, name)
 
@@ -155,16 +182,59 @@ def plot_op_probs(g: GroupCurves, folder: Path) -> list[Path]:
     return save(fig, folder, f"op-probs-{safe}")
 
 
-def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None = None) -> list[Path]:
-    """All figures of the groups below ``results_dir``; returns the files written."""
+def _select(labels: list[str], methods_of: dict[str, str], methods: str | None) -> set[str]:
+    """Group labels chosen by ``--methods`` (labels or method names); all when None."""
+    if methods is None:
+        return set(labels)
+    wanted = [m.strip() for m in methods.split(",") if m.strip()]
+    unknown = [m for m in wanted if m not in labels and m not in methods_of.values()]
+    if not wanted or unknown:
+        raise UserError(f"--methods names {', '.join(unknown) or repr(methods)}, not a group of this experiment "
+                        f"(groups: {', '.join(labels)})")
+    return {label for label in labels if label in wanted or methods_of[label] in wanted}
+
+
+def _levels(results_dir: str | Path, skip: set[str]) -> list[Level]:
+    from nasbench_sd.benchmark import COLUMNS
+    from nasbench_sd.experiments.layout import find_results
+
+    by_group: dict[str, list] = {}
+    for r in find_results(results_dir):
+        if r.group not in skip:
+            by_group.setdefault(r.group, []).append(r)
+    return [Level(label=g, method=str(runs[0].result.get("method", g)), n=len(runs), values={c: [float(r.result["benchmark"][c]) for r in runs] for c in COLUMNS})
+            for g, runs in by_group.items()]
+
+
+def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None = None, split: str = "test",
+                    methods: str | None = None) -> list[Path]:
+    """All figures of the groups at or below ``results_dir``; returns the files written.
+
+    ``split``: valid or test accuracy in the accuracy figure; ``methods``:
+    comma-separated group labels or method names to draw (all by default)."""
     from nasbench_sd.io import ensure_writable_dir
 
-    groups = load_curves(results_dir)
+    if split not in ("valid", "test"):
+        raise UserError(f"--split must be valid or test, got {split!r}")
+    try:
+        curves = load_curves(results_dir)
+    except UserError:
+        curves = []
+    levels = _levels(results_dir, {g.label for g in curves})
+    if not curves:
+        load_curves(results_dir)  # raises the one-line "no per-epoch metrics" error
+    kinds = {**{g.label: g.method for g in curves},
+             **{lv.label: lv.method for lv in levels}}
+    chosen = _select(list(kinds), kinds, methods)
+    groups = [g for g in curves if g.label in chosen]
+    levels = [lv for lv in levels if lv.label in chosen]
+    if not groups:
+        raise UserError(f"--methods {methods!r} selects no group with per-epoch metrics")
     if ops_of is not None and ops_of not in {g.label for g in groups}:
         raise UserError(f"--ops-of {ops_of!r} is not a group with metrics (groups: "
                         f"{', '.join(g.label for g in groups)})")
     folder = ensure_writable_dir(out)
-    paths = plot_accuracy(groups, folder)
+    paths = plot_accuracy(groups, folder, split, levels)
     paths += _single(groups, folder, "hessian", lambda r: r.get("hessian_eig"),
                      r"dominant eigenvalue of $\nabla^2_\alpha \mathcal{L}_\mathrm{valid}$",
                      "Sharpness of the supernet (SD-DARTS Fig. 2)")
