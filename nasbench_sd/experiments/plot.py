@@ -202,7 +202,8 @@ def _levels(results_dir: str | Path, skip: set[str]) -> list[Level]:
     for r in find_results(results_dir):
         if r.group not in skip:
             by_group.setdefault(r.group, []).append(r)
-    return [Level(label=g, method=str(runs[0].result.get("method", g)), n=len(runs), values={c: [float(r.result["benchmark"][c]) for r in runs] for c in COLUMNS})
+    return [Level(label=g, method=str(runs[0].result.get("method", g)), n=len(runs),
+                  values={c: [float(r.result["benchmark"][c]) for r in runs] for c in COLUMNS})
             for g, runs in by_group.items()]
 
 
