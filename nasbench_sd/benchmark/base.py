@@ -132,6 +132,17 @@ class Benchmark(abc.ABC):
         'imagenet16-120') and ``split`` ('valid' or 'test'), as in Table 4."""
         return self._column(self.index(cell), column_for(dataset, split))
 
+    def figure(self, index: int, fig) -> float:
+        """One figure (a :class:`~nasbench_sd.benchmark.figures.Figure`: data set,
+        split, hp) of the cell with this index."""
+        raise UserError(f"the {self.name} backend cannot answer {fig.name}")
+
+    def figures_at(self, index: int, hp: str) -> dict[str, float]:
+        """The six Table-4 figures of the cell with this index at schedule ``hp``."""
+        if hp == "200":
+            return {c: self._column(index, c) for c in COLUMNS}
+        raise UserError(f"the {self.name} backend has no hp={hp} figures")
+
     def record(self, cell: Cell) -> Record:
         """All six Table-4 figures of ``cell`` plus its index and params."""
         index = self.index(cell)

@@ -80,6 +80,15 @@ class OfficialBenchmark(Benchmark):
         info = self.api.query_meta_info_by_index(index, hp=HP)
         return float(info.get_metrics(dataset, metric, iepoch=None, is_random=False)["accuracy"])
 
+    def figure(self, index: int, fig) -> float:
+        info = self.api.query_meta_info_by_index(index, hp=fig.hp)
+        return float(info.get_metrics(fig.official_dataset, fig.metric, iepoch=None, is_random=False)["accuracy"])
+
+    def figures_at(self, index: int, hp: str) -> dict[str, float]:
+        info = self.api.query_meta_info_by_index(index, hp=hp)
+        return {c: float(info.get_metrics(ds, metric, iepoch=None, is_random=False)["accuracy"])
+                for c, (ds, metric) in OFFICIAL_QUERIES.items()}
+
     def provenance(self) -> dict:
         return {
             "benchmark": "NAS-Bench-201" if self.name == "nb201" else "NATS-Bench tss",

@@ -19,8 +19,9 @@ from nasbench_sd.cells import NUM_CELLS, Cell
 from nasbench_sd.errors import UserError
 
 TABLE_FILE = "nb201_v1_1.csv.gz"
-#: Extra columns of the bundled table a caller may ask for by name.
-EXTRA_COLUMNS = ("c10valid_oritest", "c10_test_nats", "c100_test_nats", "in16_test_nats")
+#: Extra columns of the bundled table a caller may ask for by name (converted on first use).
+EXTRA_COLUMNS = ("c10valid_oritest", "c10valid_train", "c100_train", "in16_train", "c10_test_nats",
+                 "c100_test_nats", "in16_test_nats", *(f"hp12_{c}" for c in COLUMNS))
 
 
 #: How the bundled table was assembled and checked (PROVENANCE.md, in one sentence for captions).
@@ -46,8 +47,32 @@ class _Table:
         self.arch = [r[i_arch] for r in rows]
         # key: the tuple of op names in arch-string order (== Cell.ops)
         self.index_of = {_ops_of(a): i for i, a in enumerate(self.arch)}
-        names = (*COLUMNS, *EXTRA_COLUMNS, "params_mb_cifar10")
-        self.columns = {c: [float(r[col[c]]) for r in rows] for c in names}
+        self.header = tuple(header)
+        self.columns = _LazyColumns(rows, col)
+        for c in (*COLUMNS, "params_mb_cifar10"):  # check the main columns now, convert the others on use
+            self.columns[c]
+
+
+class _LazyColumns(dict):
+    """Column name -> list of floats, converted from the CSV rows on first use."""
+
+    def __init__(self, rows: list[list[str]], col: dict[str, int]):
+        super().__init__()
+        self._rows, self._col = rows, col
+
+    def __missing__(self, name: str) -> list[float]:
+        if name not in self._col:
+            raise KeyError(name)
+        k = self._col[name]
+        try:
+            values = [float(r[k]) for r in self._rows]
+        except (IndexError, ValueError) as e:
+            raise UserError(f"benchmark table column {name!r} is corrupt ({type(e).__name__}: {e})") from None
+        self[name] = values
+        return values
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._col
 
 
 def _ops_of(arch: str) -> tuple[str, ...]:
@@ -96,6 +121,18 @@ class TableBenchmark(Benchmark):
 
     def params_mb(self, index: int) -> float:
         return self._t.columns["params_mb_cifar10"][index]
+
+    def figure(self, index: int, fig) -> float:
+        if fig.column is None or fig.column not in self._t.columns:
+            raise UserError(f"{fig.name} is not in the bundled table (it holds the six Table-4 figures at hp=200 "
+                            "and hp=12, cifar10-valid ori-test and train accuracy at hp=200); query it with "
+                            "--benchmark nb201 --benchmark-path FILE")
+        return self._t.columns[fig.column][index]
+
+    def figures_at(self, index: int, hp: str) -> dict[str, float]:
+        from nasbench_sd.benchmark.figures import table_columns
+
+        return {c: self._t.columns[name][index] for c, name in table_columns(hp).items()}
 
     def column(self, name: str) -> list[float]:
         """A whole column (by its name in the table) as a list in index order."""

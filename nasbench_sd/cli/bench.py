@@ -25,39 +25,84 @@ def _figure_lines(record) -> list[str]:
     return lines
 
 
+HP_OPTION = click.option("--hp", default="200", show_default=True, type=click.Choice(["200", "12"]),
+                         help="The benchmark's training schedule: 200 or 12 epochs.")
+
+
+def _read_batch(batch: str) -> tuple[list[str], str]:
+    import sys
+
+    from nasbench_sd.errors import UserError
+
+    if batch == "-":
+        return sys.stdin.read().splitlines(), "stdin"
+    try:
+        with open(batch) as f:
+            return f.read().splitlines(), batch
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read --batch file {batch}: {getattr(e, 'strerror', None) or e}") from None
+
+
+def _figure(dataset, split, hp):
+    from nasbench_sd.benchmark.figures import figure
+    from nasbench_sd.errors import UserError
+
+    if (dataset is None) != (split is None):
+        raise UserError("--dataset and --split go together")
+    return None if dataset is None else figure(dataset, split, hp)
+
+
 @click.command()
-@click.argument("cell_or_index")
+@click.argument("cell_or_index", required=False)
 @BACKEND_OPTION
 @PATH_OPTION
-@click.option("--dataset", default=None, help="Print one figure: cifar10, cifar100 or imagenet16-120.")
-@click.option("--split", default=None, help="With --dataset: valid or test.")
+@click.option("--dataset", default=None,
+              help="Print one figure: cifar10-valid, cifar10, cifar100, ImageNet16-120 (or imagenet16-120).")
+@click.option("--split", default=None, help="With --dataset: valid, test or train (x-valid, x-test, ori-test).")
+@HP_OPTION
+@click.option("--batch", default=None, metavar="FILE|-",
+              help="Many cells: arch strings or indices, one per line, from FILE or stdin (-); CSV out.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def query(cell_or_index, backend, benchmark_path, dataset, split, as_json):
+def query(cell_or_index, backend, benchmark_path, dataset, split, hp, batch, as_json):
     """Benchmark accuracies (%) of a cell given as arch string or NB201 index.
 
-    Columns as in the SD-DARTS paper's Table 4: hp=200, mean over trials;
-    CIFAR-10 valid = cifar10-valid x-valid, CIFAR-10 test = cifar10 ori-test,
-    CIFAR-100 and ImageNet16-120 = x-valid / x-test.
+    Columns as in the SD-DARTS paper's Table 4: mean over trials; CIFAR-10
+    valid = cifar10-valid x-valid, CIFAR-10 test = cifar10 ori-test,
+    CIFAR-100 and ImageNet16-120 = x-valid / x-test. --dataset cifar10-valid
+    --split test is cifar10-valid's ori-test (the 25k-trained model).
     """
     from nasbench_sd.benchmark import get_benchmark, parse_cell_or_index
     from nasbench_sd.errors import UserError
 
+    fig = _figure(dataset, split, hp)
+    if (cell_or_index is None) == (batch is None):
+        raise UserError("give one CELL_OR_INDEX or --batch FILE|-")
     bench = get_benchmark(backend, benchmark_path)
+    if batch is not None:
+        from nasbench_sd.benchmark.batch import batch_rows, read_indices, render
+
+        lines, source = _read_batch(batch)
+        header, rows = batch_rows(read_indices(lines, bench, source), bench, fig, hp)
+        click.echo(render(header, rows, as_json))
+        return
     cell = parse_cell_or_index(cell_or_index, bench)
-    if (dataset is None) != (split is None):
-        raise UserError("--dataset and --split go together")
-    if dataset is not None:
-        value = bench.query(cell, dataset, split)
+    if fig is not None:
+        value = bench.figure(bench.index(cell), fig)
         if as_json:
-            click.echo(json.dumps({"cell": str(cell), "dataset": dataset, "split": split, "accuracy": value}))
+            click.echo(json.dumps({"cell": str(cell), "dataset": fig.dataset, "split": fig.split, "hp": hp,
+                                   "official": [fig.official_dataset, fig.metric], "accuracy": value}))
         else:
             click.echo(f"{value:.2f}")
         return
     record = bench.record(cell)
+    if hp != "200":
+        from dataclasses import replace
+
+        record = replace(record, **bench.figures_at(record.index, hp))
+    prov = {**bench.provenance(), "hp": hp}
     if as_json:
-        click.echo(json.dumps({**record.to_dict(), "provenance": bench.provenance()}, indent=2))
+        click.echo(json.dumps({**record.to_dict(), "provenance": prov}, indent=2))
         return
-    prov = bench.provenance()
     click.echo(f"cell   {record.cell}")
     click.echo(f"index  {record.index}")
     for line in _figure_lines(record):
@@ -92,13 +137,16 @@ def best(backend, benchmark_path, as_json):
 
 @click.command(name="cell")
 @click.argument("cell_or_index")
+@BACKEND_OPTION
+@PATH_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def cell_cmd(cell_or_index, as_json):
+def cell_cmd(cell_or_index, backend, benchmark_path, as_json):
     """Describe a cell: edges, ops, parameter-free ops and params of its
-    CIFAR-10 evaluation network (counted on the built network)."""
+    CIFAR-10 evaluation network (counted on the built network), and its six
+    Table-4 figures from the chosen benchmark backend."""
     from nasbench_sd.benchmark import get_benchmark, parse_cell_or_index
 
-    bench_ = get_benchmark()
+    bench_ = get_benchmark(backend, benchmark_path)
     cell = parse_cell_or_index(cell_or_index, bench_)
     from nasbench_sd.nn.evalnet import EvalNet
 
@@ -113,6 +161,8 @@ def cell_cmd(cell_or_index, as_json):
         "params_mb": params_mb,
         # the table's column; for 204 cells it is a mean over trials that trained an isomorphic cell
         "params_mb_cifar10_table": bench_.params_mb(index),
+        "benchmark": bench_.record(cell).figures(),
+        "benchmark_source": bench_.provenance(),
     }
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -124,8 +174,14 @@ def cell_cmd(cell_or_index, as_json):
     click.echo(f"parameter-free ops  {info['num_parameter_free']} of 6")
     click.echo(f"params_mb           {params_mb:.6f} (CIFAR-10 evaluation network, C=16, N=5, counted)")
     table = info["params_mb_cifar10_table"]
-    if abs(table - params_mb) > 5e-7:
+    if table is not None and abs(table - params_mb) > 5e-7:
         click.echo(f"benchmark column    {table:.6f} (differs: the benchmark averaged trials of an isomorphic cell)")
+    from nasbench_sd.benchmark import Record
+
+    for line in _figure_lines(Record(cell=info["cell"], index=index, **info["benchmark"])):
+        click.echo(line)
+    prov = info["benchmark_source"]
+    click.echo(f"source {prov['benchmark']} [{prov['backend']}], hp={prov['hp']}, {prov['averaging']}")
 
 
 COMMANDS = [query, bench, cell_cmd]
