@@ -70,11 +70,14 @@ def _settings(measured: list, varying: list[str], diffs: dict) -> list[str]:
         settings.append(f"{info['search_epochs']} search epochs")
     if settings:
         parts.append("Settings: " + ", ".join(settings) + ".")
-    overrides = {r.name: r.info.get("overrides") or "none" for r in measured}
-    if len(set(overrides.values())) == 1:
-        parts.append(f"Changed from the preset: {next(iter(overrides.values()))}.")
+    overrides = {r.name: str(r.info.get("overrides") or "").split() for r in measured}
+    common = [t for t in next(iter(overrides.values())) if all(t in o for o in overrides.values())]
+    own = {k: [t for t in o if t not in common] for k, o in overrides.items()}
+    if not any(own.values()):
+        parts.append(f"Changed from the preset: {' '.join(common) or 'none'}.")
     else:
-        parts.append("Changed from each method's preset: " + "; ".join(f"{k}: {v}" for k, v in overrides.items())
+        parts.append(("Changed from the preset for every row: " + " ".join(common) + "; " if common else "")
+                     + "changed per row: " + "; ".join(f"{k}: {' '.join(v) or 'none'}" for k, v in own.items())
                      + ".")
     if len(measured) > 1:
         from nasbench_sd.experiments.compare import describe_differences
