@@ -216,12 +216,15 @@ def _rescore(found: list[FoundRun], opts: TableOptions) -> list[FoundRun]:
     from nasbench_sd.cells import Cell
 
     bench = get_benchmark(opts.backend, opts.benchmark_path)
+    getattr(bench, "api", None)  # an official backend: a missing file or package fails here, first
     prov = bench.provenance()
     out = []
     for r in found:
-        if not r.result.get("cell"):
-            raise UserError(f"{r.path}/result.json names no cell; it cannot be re-scored")
-        figures = bench.record(Cell.from_string(r.result["cell"])).figures()
+        try:
+            cell = Cell.from_string(str(r.result.get("cell", "")))
+        except UserError as e:
+            raise UserError(f"{r.path}/result.json cannot be re-scored: {e}") from None
+        figures = bench.record(cell).figures()
         provenance = {**r.result.get("provenance", {}), "benchmark": prov}
         out.append(replace(r, result={**r.result, "benchmark": figures, "provenance": provenance}))
     return out
