@@ -33,7 +33,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("index-too-large", ["query", "15625"], "out of range"),
     ("index-negative", ["query", "--", "-1"], "out of range"),
     ("unknown-dataset", ["query", SKIP, "--dataset", "svhn", "--split", "test"], "unknown data set"),
-    ("unknown-split", ["query", SKIP, "--dataset", "cifar10", "--split", "train"], "unknown split"),
+    ("unknown-split", ["query", SKIP, "--dataset", "cifar10", "--split", "holdout"], "unknown split"),
     ("unknown-backend", ["query", SKIP, "--benchmark", "hpobench"], "Invalid value"),
     ("missing-benchmark-file", ["query", SKIP, "--benchmark", "nb201", "--benchmark-path", "{tmp}/no.pth"],
      "not found"),
@@ -84,6 +84,33 @@ CASES: list[tuple[str, list[str], str]] = [
     ("plot-no-runs", ["plot", "{tmp}/empty"], "no"),
     ("ablate-unknown-param", ["ablate", "-m", "sd-darts", "--param", "colour", "--values", "1,2", "--out", "{out}"],
      "colour"),
+    # a researcher's daily work (issue 15): show, scoped settings, tables, plots, queries
+    ("show-missing-dir", ["show", "{tmp}/no-such-run"], "does not exist"),
+    ("show-not-a-run", ["show", "{tmp}/empty"], "no config.json"),
+    ("set-scoped-other-method", search("--set", "sd-darts.lam=1"), "sd-darts is not a method of this run"),
+    ("set-scoped-unknown-field", sd("--set", "sd-darts.colour=1"), "unknown setting 'colour' for sd-darts"),
+    ("set-scoped-unknown-prefix", search("--set", "nosuch.lam=1"), "unknown setting 'nosuch.lam'"),
+    ("run-method-key-none-has-it", ["run", "-m", "darts-v1,gdas", "--seeds", "1", "--set", "method.lam=1",
+                                    "--out", "{out}"], "no method of this run has it"),
+    ("table-unknown-order", ["table", "{finished_run}", "--out", "{out}", "--order", "nope"], "--order names nope"),
+    ("table-bad-name", ["table", "{finished_run}", "--out", "{out}", "--name", "darts-v1"], "ROW=TEXT"),
+    ("table-unknown-name-row", ["table", "{finished_run}", "--out", "{out}", "--name", "nope=X"], "--name names nope"),
+    ("table-bad-correction", ["table", "{finished_run}", "--out", "{out}", "--correction", "bonf"], "Invalid value"),
+    ("table-rescore-missing-file", ["table", "{finished_run}", "--out", "{out}", "--benchmark", "nb201",
+                                    "--benchmark-path", "{tmp}/no.pth"], "not found"),
+    ("table-rescore-no-path", ["table", "{finished_run}", "--out", "{out}", "--benchmark", "nats"],
+     "--benchmark-path"),
+    ("plot-unknown-methods", ["plot", "{finished_run}", "--out", "{out}", "--methods", "nope"], "--methods names nope"),
+    ("plot-bad-split", ["plot", "{finished_run}", "--out", "{out}", "--split", "train"], "Invalid value"),
+    ("query-not-in-table", ["query", SKIP, "--dataset", "cifar10", "--split", "train"], "not in the bundled table"),
+    ("query-hp12-train", ["query", SKIP, "--dataset", "cifar100", "--split", "train", "--hp", "12"],
+     "not in the bundled table"),
+    ("query-bad-hp", ["query", SKIP, "--hp", "50"], "Invalid value"),
+    ("query-no-cell", ["query"], "give one CELL_OR_INDEX or --batch"),
+    ("query-cell-and-batch", ["query", SKIP, "--batch", "{bad_cells}"], "give one CELL_OR_INDEX or --batch"),
+    ("query-batch-missing-file", ["query", "--batch", "{tmp}/no-cells.txt"], "cannot read --batch file"),
+    ("query-batch-bad-line", ["query", "--batch", "{bad_cells}"], "line 2: malformed"),
+    ("cell-official-no-path", ["cell", SKIP, "--benchmark", "nb201"], "--benchmark-path"),
 ]
 
 
@@ -94,13 +121,14 @@ def world(tmp_path_factory, cifar10_root):
     (tmp / "empty").mkdir()
     (tmp / "a-file").write_text("not a directory")
     (tmp / "corrupt.csv.gz").write_bytes(b"\x1f\x8b garbage")
+    (tmp / "bad-cells.txt").write_text("1835\nnot-a-cell\n")
     corrupt = tmp / "corrupt-data" / "cifar-10-batches-py"
     corrupt.mkdir(parents=True)
     for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
         (corrupt / name).write_bytes(b"\x80\x04 truncated pickle")
     paths = {"tmp": str(tmp), "data": str(cifar10_root), "corrupt_table": str(tmp / "corrupt.csv.gz"),
              "corrupt_data": str(tmp / "corrupt-data"), "finished_run": str(tmp / "finished"),
-             "other_run": str(tmp / "finished")}
+             "other_run": str(tmp / "finished"), "bad_cells": str(tmp / "bad-cells.txt")}
     args = [a.format(**paths, out=str(tmp / "finished")) for a in search()]
     with pytest.raises(SystemExit) as exc:
         main(args)

@@ -56,7 +56,7 @@ def test_bench_best(capsys):
         (["query", "15625"], "out of range"),
         (["query", "--", "-3"], "out of range"),
         (["query", ALL_SKIP, "--dataset", "svhn", "--split", "test"], "unknown data set"),
-        (["query", ALL_SKIP, "--dataset", "cifar10", "--split", "train"], "unknown split"),
+        (["query", ALL_SKIP, "--dataset", "cifar10", "--split", "holdout"], "unknown split"),
         (["query", ALL_SKIP, "--dataset", "cifar10"], "go together"),
         (["query", ALL_SKIP, "--benchmark", "nb201", "--benchmark-path", "/nonexistent.pth"], "not found"),
         (["query", ALL_SKIP, "--benchmark", "hpo"], "Invalid value"),

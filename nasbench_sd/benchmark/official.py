@@ -92,6 +92,7 @@ class OfficialBenchmark(Benchmark):
     def provenance(self) -> dict:
         return {
             "benchmark": "NAS-Bench-201" if self.name == "nb201" else "NATS-Bench tss",
+            "version": "?" if self._path is None else self._path.name,
             "backend": self.name,
             "source": str(self._path),
             "api": self.module,
