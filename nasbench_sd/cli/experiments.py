@@ -8,7 +8,7 @@ import sys
 import click
 
 from nasbench_sd.cli.bench import BACKEND_OPTION, PATH_OPTION
-from nasbench_sd.cli.search import SET_HELP
+from nasbench_sd.cli.search import DATA_ROOT_HELP, SET_HELP
 
 
 def _run_options(f):
@@ -18,7 +18,7 @@ def _run_options(f):
                      help="A count N (seeds 0..N-1) or a list of seeds, e.g. 0,3,7."),
         click.option("--preset", "-p", default="cpu", show_default=True, help="paper | cpu."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP),
-        click.option("--data-root", default=None, help="Folder holding cifar-10-batches-py/ (or $NASBENCH_SD_DATA)."),
+        click.option("--data-root", default=None, help=DATA_ROOT_HELP),
         click.option("--workers", "-w", type=int, default=None,
                      help="Runs at once, each in its own process [local: 1; ray: all that the cluster fits]."),
         click.option("--threads", type=int, default=1, show_default=True,

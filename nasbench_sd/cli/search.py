@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+DATA_ROOT_HELP = ("Folder holding cifar-10-batches-py/ (cifar-100-python/ or ImageNet16/ with dataset=cifar100 or "
+                  "imagenet16-120) [$NASBENCH_SD_DATA].")
 SET_HELP = ("Override a setting: a SearchConfig field (epochs=10), a field of every method that has it "
             "(method.lam=0.5) or of one method (sd-darts.lam=0.5). Repeatable.")
 
@@ -13,7 +15,7 @@ SET_HELP = ("Override a setting: a SearchConfig field (epochs=10), a field of ev
 @click.option("--preset", "-p", default="cpu", show_default=True, help="paper | cpu.")
 @click.option("--seed", "-s", default=0, show_default=True, type=int)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-@click.option("--data-root", default=None, help="Folder holding cifar-10-batches-py/ (or $NASBENCH_SD_DATA).")
+@click.option("--data-root", default=None, help=DATA_ROOT_HELP)
 @click.option("--out", default=None, help="Run directory [runs/<method>/seed-<seed>].")
 @click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N].")
