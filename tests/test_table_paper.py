@@ -216,3 +216,31 @@ def test_cell_with_official_backend(capsys, monkeypatch, shared_data, tmp_path):
     assert code == 0 and data["benchmark_source"]["backend"] == "nb201"
     assert data["benchmark"] == get_benchmark().record(get_benchmark().cell(6111)).figures()
     assert data["params_mb_cifar10_table"] is None
+
+
+def test_paper_preset_caption_names_exactly_the_shared_differences(tmp_path, capsys):
+    """Under `paper`, the caption names every shared setting in which sd-darts's and
+    darts-v1's presets differ (computed here from the configs), and nothing else."""
+    import dataclasses
+
+    from nasbench_sd.config import build_run_config
+
+    root = tmp_path / "exp"
+    configs = {m: build_run_config(m, "paper", 0) for m in ("sd-darts", "darts-v1")}
+    for m, cfg in configs.items():
+        for s in range(2):
+            result = write_result(root, m, s, m)
+            result["config"] = {**dataclasses.replace(cfg, seed=s).to_dict()}
+            result["preset"] = "paper"
+            (root / m / f"seed-{s}" / "result.json").write_text(json.dumps(result))
+    a, b = (dataclasses.asdict(c.search) for c in configs.values())
+    expected = sorted(k for k in a if a[k] != b[k] and not k.startswith("hessian_"))
+    code, out, _ = run_cli(capsys, "table", root, "--no-published", "--no-best")
+    caption = out.splitlines()[0]
+    assert code == 0
+    if expected:
+        named = caption.split("rows differ in: ")[1].split(". ")[0]
+        assert sorted(part.split(" (")[0] for part in named.split("; ")) == expected
+    else:
+        assert "the rows share every search setting" in caption
+    assert "Changed from the preset: none." in caption
