@@ -111,6 +111,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("query-batch-missing-file", ["query", "--batch", "{tmp}/no-cells.txt"], "cannot read --batch file"),
     ("query-batch-bad-line", ["query", "--batch", "{bad_cells}"], "line 2: malformed"),
     ("cell-official-no-path", ["cell", SKIP, "--benchmark", "nb201"], "--benchmark-path"),
+    ("query-nats-valid", ["query", SKIP, "--nats", "--dataset", "cifar10", "--split", "valid"], "NATS-Bench tss"),
+    ("query-nats-no-dataset", ["query", SKIP, "--nats"], "--nats needs --dataset"),
 ]
 
 

@@ -135,3 +135,11 @@ def test_batch_bad_input(capsys, monkeypatch, tmp_path, stdin, args, needle):
     monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
     code, out, err = run_cli(capsys, "query", *[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert code == 2 and out == "" and err.count("\n") == 1 and needle in err
+
+
+@pytest.mark.parametrize("dataset, column", [("cifar10", "c10_test_nats"), ("cifar100", "c100_test_nats"),
+                                             ("ImageNet16-120", "in16_test_nats")])
+def test_bundled_nats_figures(capsys, raw, dataset, column):
+    code, out, _ = run_cli(capsys, "query", "4321", "--nats", "--dataset", dataset, "--split", "test", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["benchmark"] == "NATS-Bench tss" and data["accuracy"] == float(raw[4321][column])

@@ -87,6 +87,20 @@ def figure(dataset: str, split: str, hp: str | int = "200") -> Figure:
     return Figure(ds, sp, hp, official_ds, metric, column)
 
 
+#: Data set -> the bundled NATS-Bench tss test column (hp=200; differs from NB201 v1_1 for ~2.4k cells).
+NATS_COLUMNS = {"cifar10": "c10_test_nats", "cifar100": "c100_test_nats", "ImageNet16-120": "in16_test_nats"}
+
+
+def nats_figure(dataset: str, split: str = "test", hp: str | int = "200") -> Figure:
+    """A NATS-Bench tss test figure of the bundled table (test split, hp=200 only)."""
+    ds, hp = canonical_dataset(dataset), check_hp(hp)
+    if SPLIT_ALIASES.get(split.strip().lower()) != "test" or hp != "200" or ds not in NATS_COLUMNS:
+        raise UserError("the bundled table holds NATS-Bench tss figures for the test split of cifar10, cifar100 and "
+                        "ImageNet16-120 at hp=200 only; query others with --benchmark nats --benchmark-path DIR")
+    official_ds, metric, _ = FIGURES[(ds, "test")]
+    return Figure(ds, "test", hp, official_ds, metric, NATS_COLUMNS[ds])
+
+
 def table_columns(hp: str) -> dict[str, str]:
     """Table-4 column -> bundled column at ``hp``."""
     return {c: (c if hp == "200" else f"hp12_{c}") for c in HP12_COLUMNS}

@@ -43,13 +43,17 @@ def _read_batch(batch: str) -> tuple[list[str], str]:
         raise UserError(f"cannot read --batch file {batch}: {getattr(e, 'strerror', None) or e}") from None
 
 
-def _figure(dataset, split, hp):
-    from nasbench_sd.benchmark.figures import figure
+def _figure(dataset, split, hp, nats=False):
+    from nasbench_sd.benchmark.figures import figure, nats_figure
     from nasbench_sd.errors import UserError
 
     if (dataset is None) != (split is None):
         raise UserError("--dataset and --split go together")
-    return None if dataset is None else figure(dataset, split, hp)
+    if nats and dataset is None:
+        raise UserError("--nats needs --dataset cifar10|cifar100|ImageNet16-120 --split test")
+    if dataset is None:
+        return None
+    return nats_figure(dataset, split, hp) if nats else figure(dataset, split, hp)
 
 
 @click.command()
@@ -62,8 +66,10 @@ def _figure(dataset, split, hp):
 @HP_OPTION
 @click.option("--batch", default=None, metavar="FILE|-",
               help="Many cells: arch strings or indices, one per line, from FILE or stdin (-); CSV out.")
+@click.option("--nats", is_flag=True,
+              help="With --dataset and --split test: the bundled NATS-Bench tss test accuracy (hp=200).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def query(cell_or_index, backend, benchmark_path, dataset, split, hp, batch, as_json):
+def query(cell_or_index, backend, benchmark_path, dataset, split, hp, batch, nats, as_json):
     """Benchmark accuracies (%) of a cell given as arch string or NB201 index.
 
     Columns as in the SD-DARTS paper's Table 4: mean over trials; CIFAR-10
@@ -74,7 +80,9 @@ def query(cell_or_index, backend, benchmark_path, dataset, split, hp, batch, as_
     from nasbench_sd.benchmark import get_benchmark, parse_cell_or_index
     from nasbench_sd.errors import UserError
 
-    fig = _figure(dataset, split, hp)
+    fig = _figure(dataset, split, hp, nats)
+    if nats and backend != "table":
+        raise UserError("--nats reads the bundled table; with an official backend use --benchmark nats")
     if (cell_or_index is None) == (batch is None):
         raise UserError("give one CELL_OR_INDEX or --batch FILE|-")
     bench = get_benchmark(backend, benchmark_path)
@@ -90,7 +98,8 @@ def query(cell_or_index, backend, benchmark_path, dataset, split, hp, batch, as_
         value = bench.figure(bench.index(cell), fig)
         if as_json:
             click.echo(json.dumps({"cell": str(cell), "dataset": fig.dataset, "split": fig.split, "hp": hp,
-                                   "official": [fig.official_dataset, fig.metric], "accuracy": value}))
+                                   "official": [fig.official_dataset, fig.metric],
+                                   "benchmark": "NATS-Bench tss" if nats else "NAS-Bench-201", "accuracy": value}))
         else:
             click.echo(f"{value:.2f}")
         return
