@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from nasbench_sd.cli.bench import BACKEND_OPTION, PATH_OPTION
+from nasbench_sd.cli.bench import PATH_OPTION
 from nasbench_sd.cli.search import DATA_ROOT_HELP, SET_HELP
 
 
@@ -127,7 +127,10 @@ def _pairs(items, flag: str) -> tuple[tuple[str, str], ...]:
               help="Add the paper's Table 4 rows (labelled 'published').")
 @click.option("--best/--no-best", default=True, show_default=True,
               help="Add the best cell per column of the bundled NB201 v1_1 table.")
-@BACKEND_OPTION
+@click.option("--benchmark", "backend", default="table", show_default=True,
+              type=click.Choice(["table", "nb201", "nats"]),
+              help="table: the figures stored with each run (bundled NB201 v1_1 table); nb201/nats: re-score "
+                   "every run's final cell with the official API on --benchmark-path.")
 @PATH_OPTION
 def table(results_dir, out, baseline, correction, order, names, label, columns, published, best, backend,
           benchmark_path):
