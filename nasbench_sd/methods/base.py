@@ -262,7 +262,17 @@ class ArchParamMethod(SearchMethod):
         self.a_optimizer.step()
         return {"valid_loss": float(loss.detach()), "valid_acc": accuracy(logits, batch.y_valid), **extra}
 
+    def arch_first(self) -> bool:
+        """``True``: each step takes the arch step before the weight step (the
+        original DARTS order, kept by the DrNAS-family codes); default ``False``
+        (the NB201 reference order)."""
+        return False
+
     def step(self, batch, ctx: SearchContext) -> dict[str, float]:
+        if self.arch_first():
+            stats = self.arch_step(batch, ctx)
+            stats.update(self.weight_step(batch, ctx))
+            return stats
         stats = self.weight_step(batch, ctx)
         stats.update(self.arch_step(batch, ctx))
         return stats

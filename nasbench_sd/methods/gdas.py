@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext
+from nasbench_sd.methods.sampling import gumbel_noise, linear_anneal
 from nasbench_sd.seeding import derive_seed
 
 #: Draws before giving up when the Gumbel sample keeps producing inf/NaN.
@@ -63,10 +64,7 @@ class GDAS(ArchParamMethod):
 
     def tau_at(self, epoch: int, epochs: int) -> float:
         """``tau_max - (tau_max - tau_min) * epoch / (epochs - 1)`` (tau_max for a 1-epoch run)."""
-        c = self.config
-        if epochs <= 1:
-            return float(c.tau_max)
-        return float(c.tau_max - (c.tau_max - c.tau_min) * epoch / (epochs - 1))
+        return linear_anneal(self.config.tau_max, self.config.tau_min, epoch, epochs - 1)
 
     def on_epoch_start(self, ctx: SearchContext) -> None:
         """Set this epoch's temperature."""
@@ -74,7 +72,7 @@ class GDAS(ArchParamMethod):
 
     def gumbel(self) -> torch.Tensor:
         """A [6, 5] Gumbel(0, 1) sample from the method's generator (on the CPU)."""
-        return -torch.empty(self.alpha.shape).exponential_(generator=self.gumbel_generator).log()
+        return gumbel_noise(self.alpha.shape, self.gumbel_generator)
 
     def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Training: a Gumbel sample (``hardwts``, ``index``). Not training (plots,

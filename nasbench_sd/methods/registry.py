@@ -27,6 +27,9 @@ BUILTINS: dict[str, str] = {
     "darts-minus": "nasbench_sd.methods.darts_minus:DartsMinus",
     "beta-darts": "nasbench_sd.methods.beta_darts:BetaDarts",
     "random": "nasbench_sd.methods.random_search:RandomSearch",
+    "snas": "nasbench_sd.methods.snas:SNAS",
+    "dsnas": "nasbench_sd.methods.dsnas:DSNAS",
+    "drnas": "nasbench_sd.methods.drnas:DrNAS",
 }
 
 _sources: dict[str, str] | None = None  # name -> "module:Class" or "<registered>"

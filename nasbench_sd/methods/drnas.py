@@ -1,0 +1,142 @@
+"""DrNAS: architecture mixing weights sampled from a Dirichlet distribution.
+
+Chen, Wang, Cheng, Tang, Hsieh, "DrNAS: Dirichlet Neural Architecture Search",
+ICLR 2021. Follows the authors' NB201 code, ``201-space/train_search.py``
+(``--method dirichlet``), which produced the published NB201 numbers (the
+progressive variant, ``train_search_progressive.py``, was not used on NB201:
+DrNAS issue #8; it is not offered). METHODS.md Sec. 7.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from nasbench_sd.errors import UserError
+from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext
+from nasbench_sd.methods.drnas_protocol import (
+    DRNAS_FAMILY_DEVIATIONS,
+    DRNAS_FAMILY_SOURCES,
+    drnas_family_overrides,
+)
+from nasbench_sd.methods.sampling import dirichlet_kl_to_uniform, dirichlet_rsample, owned_generator
+from nasbench_sd.seeding import derive_seed
+
+DISTRIBUTIONS = ("dirichlet", "softmax")
+REG_TYPES = ("l2", "kl")
+
+
+@dataclass(frozen=True)
+class DrNASConfig(MethodConfig):
+    """DrNAS on NB201 (DrNAS 201-space/train_search.py defaults unless noted)."""
+
+    distribution: str = "dirichlet"  # dirichlet (--method dirichlet) | softmax (DARTS mixing, for ablation)
+    # l2: the anchor regulariser is the arch Adam's weight decay (the toolkit's a_weight_decay = 1e-3 =
+    # DrNAS --reg_scale 1e-3 with --reg_type l2, the default); kl: reg_scale * sum_e KL(Dir(c_e) || Dir(1))
+    # is added to the arch loss and the arch Adam's weight decay is 0 (DrNAS architect.py)
+    reg_type: str = "l2"
+    reg_scale: float = 1e-3  # weight of the KL term in kl mode (DrNAS --reg_scale 1e-3)
+    arch_first: bool = True  # arch step before the weight step (DrNAS train(): architect.step, then w)
+
+    def __post_init__(self) -> None:
+        if self.distribution not in DISTRIBUTIONS:
+            raise UserError(f"unknown drnas distribution {self.distribution!r} "
+                            f"(choose from {', '.join(DISTRIBUTIONS)})")
+        if self.reg_type not in REG_TYPES:
+            raise UserError(f"unknown drnas reg_type {self.reg_type!r} (choose from {', '.join(REG_TYPES)})")
+        if not self.reg_scale >= 0:
+            raise UserError(f"drnas reg_scale must be >= 0, got {self.reg_scale}")
+
+
+class DrNAS(ArchParamMethod):
+    """Dirichlet-sampled mixing weights (dense supernet), first-order bilevel steps.
+
+    :meth:`edge_weights` (training) = one reparameterised sample
+    ``theta_e ~ Dirichlet(ELU(alpha_e) + 1)`` per edge and forward pass
+    (:func:`~nasbench_sd.methods.sampling.dirichlet_rsample`, a fresh draw for
+    the arch and for the weight step), shared by all cells, drawn from the
+    method's own generator (stream ``"dirichlet"``, on the run's device, saved
+    in the state; resume on the same device type). Not training (plots,
+    Hessian): the Dirichlet mean ``c / sum(c)``, which has the same argmax as
+    alpha (the genotype). ``reg_type="kl"`` adds ``reg_scale * KL`` to the
+    valid loss (reported as ``kl_reg``; ``valid_loss`` stays the
+    cross-entropy) and sets the arch weight decay to 0. With
+    ``distribution="softmax"`` and ``arch_first=False`` every step equals
+    ``darts-v1``.
+    """
+
+    name = "drnas"
+    description = "DrNAS: Dirichlet-sampled mixing weights with pathwise gradients (NB201 train_search.py)"
+    paper = ("Chen, Wang, Cheng, Tang, Hsieh. DrNAS: Dirichlet Neural Architecture Search. ICLR 2021 "
+             "(arXiv 2006.10355)")
+    Config = DrNASConfig
+    ablation = {"distribution": "softmax", "arch_first": False}
+    ablation_equals = "darts-v1"
+    sources: ClassVar[dict[str, str]] = {
+        "distribution": "DrNAS repo, 201-space/train_search.py, --method dirichlet (ELU(alpha)+1 concentration)",
+        "reg_type": "DrNAS repo, 201-space/train_search.py, --reg_type l2",
+        "reg_scale": "DrNAS repo, 201-space/train_search.py, --reg_scale 1e-3",
+        "arch_first": "DrNAS repo, 201-space/train_search.py train(): architect.step before the weight step",
+        **DRNAS_FAMILY_SOURCES,
+    }
+    deviations: ClassVar[tuple[str, ...]] = (
+        "Dirichlet draws come from the method's own generator instead of the global RNG (same sampler "
+        "and gradient as torch.distributions.Dirichlet.rsample)",
+        *DRNAS_FAMILY_DEVIATIONS,
+    )
+
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
+        super().__init__(config, seed)
+        self.generator = owned_generator(derive_seed(self.seed, "dirichlet"))
+
+    @classmethod
+    def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
+        """100 epochs (paper), weight decay 3e-4 and no Nesterov (every preset)."""
+        return drnas_family_overrides(preset)
+
+    def arch_first(self) -> bool:
+        return bool(self.config.arch_first)
+
+    def setup(self, ctx: SearchContext) -> None:
+        super().setup(ctx)
+        if ctx.device.type != self.generator.device.type:
+            self.generator = owned_generator(derive_seed(self.seed, "dirichlet"), ctx.device)
+        if self.config.reg_type == "kl":
+            for group in self.a_optimizer.param_groups:
+                group["weight_decay"] = 0.0
+
+    def concentration(self) -> torch.Tensor:
+        """``ELU(alpha) + 1`` (> 0; 1 at alpha = 0, the uniform Dirichlet)."""
+        return F.elu(self.alpha) + 1
+
+    def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.config.distribution == "softmax":
+            return F.softmax(self.alpha, dim=-1), None
+        c = self.concentration()
+        if not training:
+            return c / c.sum(-1, keepdim=True), None
+        return dirichlet_rsample(c, self.generator), None
+
+    def objective(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
+                  ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+        loss, logits, extra = super().objective(x, target, indices, half, ctx)
+        if half == "valid" and self.config.reg_type == "kl" and self.config.distribution == "dirichlet":
+            kl = dirichlet_kl_to_uniform(self.concentration())
+            extra = {**extra, "valid_loss": loss.detach(), "kl_reg": kl.detach()}
+            loss = loss + self.config.reg_scale * kl
+        return loss, logits, extra
+
+    def op_probabilities(self) -> torch.Tensor:
+        return self.edge_weights(training=False)[0].detach().cpu()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["dirichlet_rng"] = self.generator.get_state()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.generator.set_state(state["dirichlet_rng"])
