@@ -309,4 +309,6 @@ def test_drnas_bad_settings_are_refused():
     with pytest.raises(UserError):
         DrNASConfig(distribution="gamma")
     with pytest.raises(UserError):
+        DrNASConfig(distribution="softmax", reg_type="kl")
+    with pytest.raises(UserError):
         build_run_config("dsnas", "cpu", 0, {"method.level": "triple"})

@@ -189,7 +189,8 @@ class ArchParamMethod(SearchMethod):
     that need the inputs or keep per-sample state, e.g. SD-DARTS's teachers)
     and :meth:`step` (order and kind of the two updates). The default step is DARTS-V1 as the
     NB201 reference runs it: a weight step on the train batch, then a
-    first-order architecture step on the valid batch.
+    first-order architecture step on the valid batch; a method whose
+    :meth:`arch_first` returns ``True`` takes the two in the other order.
     """
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):

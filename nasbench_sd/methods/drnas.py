@@ -47,6 +47,8 @@ class DrNASConfig(MethodConfig):
                             f"(choose from {', '.join(DISTRIBUTIONS)})")
         if self.reg_type not in REG_TYPES:
             raise UserError(f"unknown drnas reg_type {self.reg_type!r} (choose from {', '.join(REG_TYPES)})")
+        if self.reg_type == "kl" and self.distribution != "dirichlet":
+            raise UserError("drnas reg_type 'kl' needs distribution 'dirichlet' (DrNAS: kl is for dirichlet only)")
         if not self.reg_scale >= 0:
             raise UserError(f"drnas reg_scale must be >= 0, got {self.reg_scale}")
 
@@ -123,7 +125,7 @@ class DrNAS(ArchParamMethod):
     def objective(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
                   ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         loss, logits, extra = super().objective(x, target, indices, half, ctx)
-        if half == "valid" and self.config.reg_type == "kl" and self.config.distribution == "dirichlet":
+        if half == "valid" and self.config.reg_type == "kl":
             kl = dirichlet_kl_to_uniform(self.concentration())
             extra = {**extra, "valid_loss": loss.detach(), "kl_reg": kl.detach()}
             loss = loss + self.config.reg_scale * kl

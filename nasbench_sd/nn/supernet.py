@@ -173,8 +173,12 @@ class SuperNet(SearchNet):
     ``weights`` ([6, 5], edges in ``cells.EDGES`` order, ops in ``cells.OPS``
     order) is shared by all cells and owned by the caller. ``active=None``
     mixes all ops (dense); an integer tensor ``active`` ([6] op ids) computes
-    only op ``active[e]`` on edge ``e`` and adds the other weights as scalars
-    (straight-through). ``partial_channels = k > 1`` mixes only the first
+    only op ``active[e]`` on edge ``e``, multiplied by ``weights[e, active[e]]``,
+    and adds the other weights as scalars (straight-through). Gates: with a
+    one-hot leaf tensor as ``weights`` in sampled mode, ``weights.grad[e,
+    active[e]]`` is the derivative of the loss w.r.t. the gate of the active
+    op of edge ``e``, summed over all cells (DSNAS's credit; ``none`` has
+    credit 0); the other entries' gradients belong to the scalars. ``partial_channels = k > 1`` mixes only the first
     ``C/k`` channels of every edge and shuffles (PC-DARTS); the bypassed
     channels of edge ``e`` are multiplied by ``weights[e].sum()``, i.e. the edge
     computes ``sum_o w[e,o] * shuffle(cat[op_o(x[:C/k]), x[C/k:]])``. For
