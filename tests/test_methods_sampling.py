@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from nasbench_sd.cells import NUM_OPS
 from nasbench_sd.config import build_run_config
+from nasbench_sd.methods import get_method
 from nasbench_sd.methods.drnas import DrNAS, DrNASConfig
 from nasbench_sd.methods.dsnas import credit_gradient
 from nasbench_sd.methods.sampling import (
@@ -159,15 +160,15 @@ def test_snas_arch_first_takes_the_arch_step_on_the_weights_before_the_weight_st
 @pytest.mark.parametrize("name", ["snas", "drnas", "dsnas"])
 def test_paper_preset_is_the_drnas_code_protocol_and_cpu_keeps_its_scale(name):
     paper = build_run_config(name, "paper", 0).search
-    assert (paper.epochs, paper.w_weight_decay, paper.w_nesterov) == (100, 3e-4, False)
+    assert (paper.epochs, paper.w_weight_decay, paper.w_nesterov, paper.split) == (100, 3e-4, False, "darts-half")
     assert (paper.a_lr, paper.a_weight_decay, paper.batch_size, paper.channels) == (3e-4, 1e-3, 64, 16)
     cpu = build_run_config(name, "cpu", 0).search
-    assert (cpu.epochs, cpu.channels, cpu.w_weight_decay, cpu.w_nesterov) == (10, 8, 3e-4, False)
+    assert (cpu.epochs, cpu.channels, cpu.w_weight_decay, cpu.w_nesterov, cpu.split) == (10, 8, 3e-4, False,
+                                                                                        "darts-half")
     user = build_run_config(name, "paper", 0, {"epochs": "50"})
     assert user.search.epochs == 50 and user.method_config == build_run_config(name, "paper", 0).method_config
     cls = type(build_run_config(name, "paper", 0).method_config)
-    fields = {f.name for f in dataclasses.fields(cls)} | {"epochs", "w_weight_decay", "w_nesterov"}
-    from nasbench_sd.methods import get_method
+    fields = {f.name for f in dataclasses.fields(cls)} | set(get_method(name).preset_search_overrides("paper"))
     method = get_method(name)
     assert set(method.sources) <= fields and method.deviations
 

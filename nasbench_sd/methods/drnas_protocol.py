@@ -14,14 +14,15 @@ from typing import Any
 DRNAS_FAMILY_SEARCH = {
     "w_weight_decay": 3e-4,  # DrNAS 201-space/train_search.py --weight_decay 3e-4 (NB201 protocol: 5e-4)
     "w_nesterov": False,  # DrNAS 201-space/train_search.py: torch.optim.SGD(..., momentum) without nesterov
+    "split": "darts-half",  # DrNAS 201-space/train_search.py: train set indices [0, 25k) weights, [25k, 50k) arch
 }
 #: Search epochs of the DrNAS-family NB201 codes.
 DRNAS_FAMILY_EPOCHS = 100  # DrNAS 201-space/train_search.py --epochs 100
 
 
 def drnas_family_overrides(preset: str) -> dict[str, Any]:
-    """Shared-setting changes of the methods run with the DrNAS NB201 code: weight decay
-    and Nesterov under every preset, the 100 epochs only under ``paper``."""
+    """Shared-setting changes of the methods run with the DrNAS NB201 code: weight decay,
+    Nesterov and split under every preset, the 100 epochs only under ``paper``."""
     over: dict[str, Any] = dict(DRNAS_FAMILY_SEARCH)
     if preset == "paper":
         over["epochs"] = DRNAS_FAMILY_EPOCHS
@@ -33,13 +34,15 @@ DRNAS_FAMILY_SOURCES = {
     "epochs": "DrNAS repo, 201-space/train_search.py, --epochs 100",
     "w_weight_decay": "DrNAS repo, 201-space/train_search.py, --weight_decay 3e-4",
     "w_nesterov": "DrNAS repo, 201-space/train_search.py, SGD with momentum 0.9 and no Nesterov",
+    "split": "DrNAS repo, 201-space/train_search.py, --train_portion 0.5: first 25k of the train set for "
+             "the weights, last 25k for the architecture",
 }
 #: Deviations shared by the methods ported from the DrNAS NB201 code.
 DRNAS_FAMILY_DEVIATIONS = (
     "weight learning rate: cosine updated every step (toolkit loop) instead of once per epoch (reference)",
-    "data: the toolkit's NB201 split with one shuffled pass per epoch; the reference splits the CIFAR "
-    "train set by index (first/last 25k; `--set split=darts-half`) and draws the valid batch at random "
-    "each step",
+    "valid batches: one shuffled pass per epoch in step with the train batches; the reference draws "
+    "each valid batch at random (next(iter(valid_queue)))",
+    "split darts-half exists for CIFAR only: search ImageNet16-120 with `--set split=official`",
     "gradient clipping covers the supernet weights only; the reference's clip also counts alpha's "
     "(discarded) gradient from the weight step",
 )
