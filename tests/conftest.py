@@ -1,4 +1,4 @@
-"""Shared fixtures: where ../shared/data lies, and skips where it does not."""
+"""Shared fixtures: where ../shared/data lies, a synthetic CIFAR-10 where it does not."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("NASBENCH_SD_SHARED", REPO.parent / "shared")) / "data"
 
 
+def _real_cifar10() -> Path | None:
+    root = SHARED_DATA / "cifar10"
+    return root if (root / "cifar-10-batches-py" / "data_batch_1").is_file() else None
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data beside the clone (skips the test where it is absent)."""
@@ -21,11 +26,25 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def cifar10_root(shared_data: Path) -> Path:
-    """A data root holding the real ``cifar-10-batches-py/`` (skips where absent)."""
-    root = shared_data / "cifar10"
-    if not (root / "cifar-10-batches-py" / "data_batch_1").is_file():
-        pytest.skip(f"real CIFAR-10 not found under {root}")
+    """A data root holding the real ``cifar-10-batches-py/`` (skips where absent):
+    only for tests of facts about the real files (counts, class balance, statistics)."""
+    root = _real_cifar10()
+    if root is None:
+        pytest.skip(f"real CIFAR-10 not found under {shared_data / 'cifar10'}")
     return root
+
+
+@pytest.fixture(scope="session")
+def cifar10_format(tmp_path_factory) -> Path:
+    """A data root with CIFAR-10 in the official python-version format: the real
+    files where ../shared has them, else a synthetic copy written once per session
+    (50k + 10k images with learnable class structure, see nasbench_sd.testing.synthetic)."""
+    real = _real_cifar10()
+    if real is not None:
+        return real
+    from nasbench_sd.testing.synthetic import write_cifar10
+
+    return write_cifar10(tmp_path_factory.mktemp("synthetic-cifar10"))
 
 
 @pytest.fixture(scope="module")

@@ -117,7 +117,7 @@ CASES: list[tuple[str, list[str], str]] = [
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, cifar10_root):
+def world(tmp_path_factory, cifar10_format):
     """Files the cases point at, made once: corrupt data, a finished run, another config's run."""
     tmp = tmp_path_factory.mktemp("bad-input")
     (tmp / "empty").mkdir()
@@ -128,7 +128,7 @@ def world(tmp_path_factory, cifar10_root):
     corrupt.mkdir(parents=True)
     for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
         (corrupt / name).write_bytes(b"\x80\x04 truncated pickle")
-    paths = {"tmp": str(tmp), "data": str(cifar10_root), "corrupt_table": str(tmp / "corrupt.csv.gz"),
+    paths = {"tmp": str(tmp), "data": str(cifar10_format), "corrupt_table": str(tmp / "corrupt.csv.gz"),
              "corrupt_data": str(tmp / "corrupt-data"), "finished_run": str(tmp / "finished"),
              "other_run": str(tmp / "finished"), "bad_cells": str(tmp / "bad-cells.txt")}
     args = [a.format(**paths, out=str(tmp / "finished")) for a in search()]

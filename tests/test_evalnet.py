@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import random
-from pathlib import Path
+from importlib import resources
 
 import pytest
 import torch
@@ -31,12 +32,10 @@ TRIAL_MEAN_EXCEPTIONS = 204
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def table_rows(shared_data: Path) -> list[dict[str, str]]:
-    path = shared_data / "nb201" / "nb201_v1_1.csv.gz"
-    if not path.is_file():
-        pytest.skip(f"benchmark table not found at {path}")
-    with gzip.open(path, "rt", newline="") as f:
-        return list(csv.DictReader(f))
+def table_rows() -> list[dict[str, str]]:
+    """The rows of the bundled NB201 v1_1 table (equal to ../shared's copy: see test_benchmark)."""
+    raw = resources.files("nasbench_sd.resources").joinpath("nb201_v1_1.csv.gz").read_bytes()
+    return list(csv.DictReader(io.StringIO(gzip.decompress(raw).decode())))
 
 
 def test_edge_blocks_follow_from_the_count() -> None:
@@ -51,8 +50,8 @@ def test_built_count_equals_analytic_count(cell: Cell) -> None:
     assert EvalNet(cell, 8, 2, 100).num_params() == count_params(cell, 8, 2, 100)
 
 
-def test_analytic_count_equals_table_for_all_cells(shared_data: Path) -> None:
-    rows = table_rows(shared_data)
+def test_analytic_count_equals_table_for_all_cells() -> None:
+    rows = table_rows()
     assert len(rows) == 15_625
     exceptions = 0
     for row in rows:
@@ -73,8 +72,8 @@ def test_analytic_count_equals_table_for_all_cells(shared_data: Path) -> None:
     assert exceptions == TRIAL_MEAN_EXCEPTIONS
 
 
-def test_built_evalnet_equals_table(shared_data: Path) -> None:
-    rows = {row["arch"]: row for row in table_rows(shared_data)}
+def test_built_evalnet_equals_table() -> None:
+    rows = {row["arch"]: row for row in table_rows()}
     picks = [str(c) for c in UNIFORM] + [str(random_cell(random.Random(100 + s))) for s in range(3)]
     for arch in picks:
         row = rows[arch]

@@ -178,10 +178,10 @@ def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([*NASBENCH_SD, *map(str, args)], capture_output=True, text=True, timeout=600, **kwargs)
 
 
-def test_killed_run_resumes_only_missing_work(tmp_path, cifar10_root):
+def test_killed_run_resumes_only_missing_work(tmp_path, cifar10_format):
     out = tmp_path / "exp"
     args = [*NASBENCH_SD, "run", "--method", "sd-darts", "--seeds", "3",
-            "--data-root", str(cifar10_root), "--out", str(out), *TINY[:-1], "epochs=3", "-q"]
+            "--data-root", str(cifar10_format), "--out", str(out), *TINY[:-1], "epochs=3", "-q"]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = out / "sd-darts/seed-0/result.json"
     second = out / "sd-darts/seed-1/checkpoint.pt"
@@ -193,7 +193,7 @@ def test_killed_run_resumes_only_missing_work(tmp_path, cifar10_root):
     assert first.is_file(), "the first run did not finish before the kill"
     kept = (first.stat().st_mtime_ns, first.read_bytes())
     interrupted = not (out / "sd-darts/seed-1/result.json").is_file()
-    r = cli("run", "--method", "sd-darts", "--seeds", "3", "--data-root", cifar10_root, "--out", out, *TINY[:-1],
+    r = cli("run", "--method", "sd-darts", "--seeds", "3", "--data-root", cifar10_format, "--out", out, *TINY[:-1],
             "epochs=3", "-q")
     assert r.returncode == 0, r.stderr
     assert (first.stat().st_mtime_ns, first.read_bytes()) == kept
@@ -209,10 +209,10 @@ def test_killed_run_resumes_only_missing_work(tmp_path, cifar10_root):
 
 
 @pytest.fixture(scope="module")
-def serial_run(tmp_path_factory, cifar10_root) -> Path:
+def serial_run(tmp_path_factory, cifar10_format) -> Path:
     """sd-darts and random, seeds 0 and 1, one worker (the reference)."""
     out = tmp_path_factory.mktemp("serial") / "exp"
-    r = cli("run", "--method", "sd-darts,random", "--seeds", "2", "--data-root", cifar10_root, "--out", out, *TINY,
+    r = cli("run", "--method", "sd-darts,random", "--seeds", "2", "--data-root", cifar10_format, "--out", out, *TINY,
             "-q")
     assert r.returncode == 0, r.stderr
     return out
@@ -225,30 +225,30 @@ def test_layout_and_summary(serial_run):
     assert all(v["status"] == "finished" for v in manifest["runs"].values())
 
 
-def test_two_workers_equal_one(serial_run, tmp_path, cifar10_root):
+def test_two_workers_equal_one(serial_run, tmp_path, cifar10_format):
     out = tmp_path / "exp"
-    r = cli("run", "--method", "sd-darts,random", "--seeds", "2", "--workers", "2", "--data-root", cifar10_root,
+    r = cli("run", "--method", "sd-darts,random", "--seeds", "2", "--workers", "2", "--data-root", cifar10_format,
             "--out", out, *TINY, "-q")
     assert r.returncode == 0, r.stderr
     assert results(out) == results(serial_run)
     assert metrics(out) == metrics(serial_run)
 
 
-def test_ray_local_equals_serial(serial_run, tmp_path, cifar10_root):
+def test_ray_local_equals_serial(serial_run, tmp_path, cifar10_format):
     pytest.importorskip("ray")
     out = tmp_path / "exp"
     r = cli("run", "--method", "sd-darts,random", "--seeds", "2", "--executor", "ray", "--workers", "2",
-            "--data-root", cifar10_root, "--out", out, *TINY, "-q", env={**os.environ, "RAY_ADDRESS": ""})
+            "--data-root", cifar10_format, "--out", out, *TINY, "-q", env={**os.environ, "RAY_ADDRESS": ""})
     assert r.returncode == 0, r.stderr
     assert results(out) == results(serial_run)
     assert metrics(out) == metrics(serial_run)
     assert json.loads((out / "experiment.json").read_text())["executor"] == "ray"
 
 
-def test_ablate_runs_each_value(tmp_path, capsys, cifar10_root):
+def test_ablate_runs_each_value(tmp_path, capsys, cifar10_format):
     out = tmp_path / "abl"
     code, stdout, err = run_cli(capsys, "ablate", "--method", "sd-darts", "--param", "K", "--values", "1,2",
-                                "--seeds", "2", "--data-root", cifar10_root, "--out", out, *TINY, "-q")
+                                "--seeds", "2", "--data-root", cifar10_format, "--out", out, *TINY, "-q")
     assert code == 0, err
     assert sorted(results(out)) == [f"sd-darts-K={v}/seed-{s}" for v in (1, 2) for s in (0, 1)]
     for v in (1, 2):

@@ -109,8 +109,8 @@ SEARCH_ARGS = ["-m", "sd-darts", "--preset", "cpu", "--seed", "1", "--quiet", "-
                "--set", "method.warmup=1", "--set", "method.K=2"]
 
 
-def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path, cifar10_root):
-    args = [*SEARCH_ARGS, "--data-root", str(cifar10_root)]
+def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path, cifar10_format):
+    args = [*SEARCH_ARGS, "--data-root", str(cifar10_format)]
     full = subprocess.run(search_command(args, tmp_path / "full", resume=False), capture_output=True, text=True)
     assert full.returncode == 0, full.stderr
     kills = [Kill(0, 0.2), Kill(1, during_checkpoint=True), Kill(2, 0.3), Kill(3, during_checkpoint=True)]
