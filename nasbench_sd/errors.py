@@ -16,3 +16,11 @@ class RunError(Exception):
     The CLI prints the message as one line and exits 1; finished work (the last
     good checkpoint, the metrics so far) is kept.
     """
+
+
+class DiskFullError(UserError):
+    """A write failed because the disk (or the user's quota) is full.
+
+    A user-fixable condition like bad input: one line naming the path, exit
+    code 2; what was written before stays intact and the run is resumable.
+    """

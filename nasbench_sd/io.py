@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -11,26 +12,58 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nasbench_sd.errors import UserError
+from nasbench_sd.errors import DiskFullError, UserError
 
 _MAGIC = b"NBSD1\n"
+
+#: errno values meaning "no room left": the disk is full, or the user's quota is spent.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: How every disk-full message begins (a failed run's recorded error is recognised by it).
+DISK_FULL_PREFIX = "disk full:"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS
+
+
+def disk_full_error(path: str | Path, exc: OSError) -> DiskFullError:
+    """The one-line error for a write to ``path`` that found no room."""
+    why = "quota exceeded" if exc.errno == errno.EDQUOT else "no space left on device"
+    return DiskFullError(
+        f"{DISK_FULL_PREFIX} cannot write {path} ({why}); earlier files are intact. Free some space and rerun the same "
+        "command (a search continues with --resume, `run` and `ablate` resume by themselves)"
+    )
+
+
+@contextlib.contextmanager
+def reporting_disk_full(path: str | Path) -> Iterator[None]:
+    """Turn an ENOSPC/EDQUOT ``OSError`` raised inside the block into a
+    :class:`~nasbench_sd.errors.DiskFullError` naming ``path``; other errors pass."""
+    try:
+        yield
+    except OSError as e:
+        if is_disk_full(e):
+            raise disk_full_error(path, e) from None
+        raise
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old or the new file,
-    never a truncated one (temp file in the same folder, fsync, rename)."""
+    never a truncated one (temp file in the same folder, fsync, rename). A full
+    disk raises :class:`~nasbench_sd.errors.DiskFullError` and leaves the old file."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with reporting_disk_full(path):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
     with contextlib.suppress(OSError):
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -102,5 +135,7 @@ def ensure_writable_dir(folder: str | Path) -> Path:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as e:
+        if is_disk_full(e):
+            raise disk_full_error(folder, e) from None
         raise UserError(f"output directory {folder} is not writable ({e.strerror or e})") from None
     return folder

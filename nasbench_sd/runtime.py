@@ -35,3 +35,24 @@ def set_threads(threads: int | None) -> None:
 
     if torch.get_num_threads() != int(threads):
         torch.set_num_threads(int(threads))
+
+
+def default_preset(device: str) -> str:
+    """The preset used without ``--preset``: ``paper`` (the published protocol) on a
+    CUDA device, ``cpu`` (the scaled-down one) elsewhere."""
+    return "paper" if device.startswith("cuda") else "cpu"
+
+
+def choice_line(preset: str, preset_given: bool, device: str, device_given: bool) -> str:
+    """One line saying which preset and device a command uses, and why."""
+    if preset_given:
+        p_why = "--preset"
+    elif preset == "paper":
+        p_why = "default on CUDA: the published protocol"
+    else:
+        p_why = "default without CUDA: scaled down to run on a CPU; --preset paper for the published protocol"
+    if device_given:
+        d_why = "--device"
+    else:
+        d_why = "auto: CUDA is available" if device.startswith("cuda") else "auto: no CUDA device found"
+    return f"preset {preset} ({p_why}), device {device} ({d_why})"

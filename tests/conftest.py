@@ -47,6 +47,18 @@ def cifar10_format(tmp_path_factory) -> Path:
     return write_cifar10(tmp_path_factory.mktemp("synthetic-cifar10"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def offline():
+    """No test downloads a data set by accident (tests of downloading unset this)."""
+    before = os.environ.get("NASBENCH_SD_OFFLINE")
+    os.environ["NASBENCH_SD_OFFLINE"] = "1"
+    yield
+    if before is None:
+        os.environ.pop("NASBENCH_SD_OFFLINE", None)
+    else:
+        os.environ["NASBENCH_SD_OFFLINE"] = before
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """Run a module's tests on one torch thread (restored afterwards)."""

@@ -67,7 +67,7 @@ CASES: list[tuple[str, list[str], str]] = [
     ("unknown-kl-direction", sd("--set", "method.kl_direction=sideways"), "kl_direction"),
     ("unknown-device", search("--device", "tpu"), "unknown device"),
     # data, output directory, existing runs
-    ("missing-data", search("--data-root", "{tmp}/empty"), "not found"),
+    ("missing-data", search("--data-root", "{tmp}/empty", "--no-download"), "not found"),
     ("corrupt-data", search("--data-root", "{corrupt_data}"), "corrupt"),
     ("unwritable-out", search("--out", "{tmp}/a-file/run"), "not writable"),
     ("incompatible-run-dir", search("--out", "{other_run}", "--resume"), "another configuration"),

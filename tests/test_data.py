@@ -7,7 +7,6 @@ import math
 import pickle
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +132,10 @@ def test_data_root_argument_then_env_then_default(monkeypatch: pytest.MonkeyPatc
     assert resolve_data_root(str(tmp_path / "arg")) == tmp_path / "arg"
     assert resolve_data_root(None) == tmp_path / "env"
     monkeypatch.delenv(DATA_ROOT_ENV)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     assert resolve_data_root(None) == DEFAULT_DATA_ROOT.expanduser()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert resolve_data_root(None) == tmp_path / "cache" / "nasbench-sd" / "data"
     assert "~" not in str(resolve_data_root("~/x"))
 
 
@@ -266,32 +268,6 @@ def test_corrupt_files_are_a_user_error_naming_the_file(tmp_path: Path, capsys: 
             read_cifar100(tmp_path)
         assert str(path) in str(err.value), kind
     assert "executed" not in capsys.readouterr().out  # the foreign object was never called
-
-
-def test_download_fetches_missing_cifar_with_torchvision(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    calls = []
-
-    def fake_download(url, download_root, filename=None, md5=None, **kw):
-        calls.append((url, filename, md5))
-        _write_cifar100(Path(download_root), n_train=6, n_test=3)
-
-    utils = types.ModuleType("torchvision.datasets.utils")
-    utils.download_and_extract_archive = fake_download
-    datasets = types.ModuleType("torchvision.datasets")
-    datasets.CIFAR100 = types.SimpleNamespace(url="https://x/c100.tgz", filename="c100.tgz", tgz_md5="abc")
-    datasets.utils = utils
-    monkeypatch.setitem(sys.modules, "torchvision", types.ModuleType("torchvision"))
-    monkeypatch.setitem(sys.modules, "torchvision.datasets", datasets)
-    monkeypatch.setitem(sys.modules, "torchvision.datasets.utils", utils)
-    images, _ = read_cifar100(tmp_path / "new", train=True, download=True)
-    assert images.shape[0] == 6 and calls == [("https://x/c100.tgz", "c100.tgz", "abc")]
-
-    def failing_download(*args, **kw):
-        raise OSError("network unreachable")
-
-    utils.download_and_extract_archive = failing_download
-    with pytest.raises(UserError, match="download .* failed: OSError: network unreachable"):
-        read_cifar100(tmp_path / "other", download=True)
 
 
 # ---------------------------------------------------------------- splits

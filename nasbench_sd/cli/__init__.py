@@ -3,7 +3,8 @@
 Each sub-command lives in a small module and imports heavy packages (torch,
 pandas, matplotlib) inside its function, so ``nasbench-sd --help`` stays fast
 and never imports torch. :func:`main` turns every :class:`UserError` and click
-usage error into ONE line on stderr and exit code 2, without a traceback.
+usage error into ONE line on stderr and exit code 2, without a traceback; so
+is a full disk (ENOSPC/EDQUOT) wherever it strikes: finished work is kept.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ def main(argv: list[str] | None = None) -> None:
     except RunError as e:
         click.echo(f"nasbench-sd: error: {str(e).replace(chr(10), ' ')}", err=True)
         sys.exit(1)
+    except OSError as e:
+        from nasbench_sd.io import disk_full_error, is_disk_full
+
+        if not is_disk_full(e):
+            raise
+        fail(str(disk_full_error(e.filename or "a file", e)))
     except KeyboardInterrupt:
         click.echo("nasbench-sd: interrupted; finished work is kept (rerun the same `run` command, "
                    "or `search` with --resume, to continue)", err=True)

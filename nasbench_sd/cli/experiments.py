@@ -8,7 +8,7 @@ import sys
 import click
 
 from nasbench_sd.cli.bench import PATH_OPTION
-from nasbench_sd.cli.search import DATA_ROOT_HELP, SET_HELP
+from nasbench_sd.cli.search import DATA_ROOT_HELP, NO_DOWNLOAD_HELP, PRESET_HELP, SET_HELP
 
 
 def _run_options(f):
@@ -16,9 +16,10 @@ def _run_options(f):
     options = [
         click.option("--seeds", "-n", default="5", show_default=True,
                      help="A count N (seeds 0..N-1) or a list of seeds, e.g. 0,3,7."),
-        click.option("--preset", "-p", default="cpu", show_default=True, help="paper | cpu."),
+        click.option("--preset", "-p", default=None, help=PRESET_HELP),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP),
         click.option("--data-root", default=None, help=DATA_ROOT_HELP),
+        click.option("--no-download", is_flag=True, help=NO_DOWNLOAD_HELP),
         click.option("--workers", "-w", type=int, default=None,
                      help="Runs at once, each in its own process [local: 1; ray: all that the cluster fits]."),
         click.option("--threads", type=int, default=1, show_default=True,
@@ -56,17 +57,28 @@ def _check_exec_options(workers, executor, ray_address) -> None:
         raise UserError("--ray-address needs --executor ray")
 
 
+def choose(preset: str | None, device: str, workers, executor: str, ray_address) -> tuple[str, str]:
+    """Check the execution options, resolve the device and the preset (paper on CUDA,
+    else cpu) and print which were chosen and why as the first line of output."""
+    from nasbench_sd.runtime import choice_line, default_preset
+
+    _check_exec_options(workers, executor, ray_address)
+    resolved = _device(device, executor)
+    chosen = preset or default_preset(resolved)
+    click.echo(choice_line(chosen, preset is not None, resolved, device != "auto"))
+    return chosen, resolved
+
+
 def execute(groups, seeds, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,
-            extra=None) -> dict:
-    """Plan (validating everything), run, and print a one-line summary; exit 1 if runs failed."""
+            extra=None, download=True) -> dict:
+    """Plan (validating everything), run, and print a one-line summary; exit 1 if runs failed.
+    ``preset`` and ``device`` are resolved (:func:`choose`)."""
     from nasbench_sd.errors import RunError
     from nasbench_sd.experiments.runner import plan_experiment, run_experiment
 
-    _check_exec_options(workers, executor, ray_address)
-    device = _device(device, executor)
     remote = executor == "ray" and bool(ray_address or os.environ.get("RAY_ADDRESS"))
     plan = plan_experiment(groups, seeds, preset, out, device=device, data_root=data_root, check_data=not remote,
-                           threads=threads)
+                           threads=threads, download=download)
     counts = plan.counts()
     try:
         manifest = run_experiment(plan, executor, workers, ray_address, quiet, extra)
@@ -83,7 +95,8 @@ def execute(groups, seeds, preset, out, data_root, workers, threads, executor, r
 @click.option("--method", "-m", "methods", required=True, help="Method or comma-separated methods: sd-darts,gdas.")
 @click.option("--out", default=None, help="Experiment directory [results/<preset>].")
 @_run_options
-def run(methods, out, seeds, preset, sets, data_root, workers, threads, executor, ray_address, device, quiet):
+def run(methods, out, seeds, preset, sets, data_root, no_download, workers, threads, executor, ray_address, device,
+        quiet):
     """Search with every (method, seed): results/<experiment>/<method>/seed-<n>/.
 
     Finished runs are skipped, unfinished ones resumed; all input is checked
@@ -94,9 +107,10 @@ def run(methods, out, seeds, preset, sets, data_root, workers, threads, executor
     from nasbench_sd.experiments.runner import method_groups
 
     names, seed_list, set_map = parse_methods(methods), parse_seeds(seeds), parse_sets(sets)
+    preset, device = choose(preset, device, workers, executor, ray_address)
     out = out or f"results/{preset}"
     execute(method_groups(names, set_map), seed_list, preset, out, data_root, workers, threads, executor,
-            ray_address, device, quiet)
+            ray_address, device, quiet, download=not no_download)
     click.echo(f"next: nasbench-sd table {out} && nasbench-sd plot {out}")
 
 
@@ -177,8 +191,8 @@ def plot(results_dir, out, ops_of, split, methods):
 @click.option("--values", "values", required=True, help="Comma-separated values, e.g. 0,5,10.")
 @click.option("--out", default=None, help="Experiment directory [results/<preset>-<method>-<param>].")
 @_run_options
-def ablate(method, param, values, out, seeds, preset, sets, data_root, workers, threads, executor, ray_address,
-           device, quiet):
+def ablate(method, param, values, out, seeds, preset, sets, data_root, no_download, workers, threads, executor,
+           ray_address, device, quiet):
     """Run a method for each value of one setting (results/<experiment>/<method>-<param>=<value>/seed-<n>/),
     then write ablation-<param>.csv and a plot of final accuracy vs the value."""
     from nasbench_sd.config import parse_sets
@@ -188,9 +202,11 @@ def ablate(method, param, values, out, seeds, preset, sets, data_root, workers, 
 
     seed_list, set_map = parse_seeds(seeds), scope_sets([method], parse_sets(sets))[method]
     groups, key, value_list = ablation_groups(method, param, values, set_map)
+    preset, device = choose(preset, device, workers, executor, ray_address)
     out = out or f"results/{preset}-{method}-{param}"
     execute(groups, seed_list, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,
-            extra={"ablation": {"method": method, "param": param, "key": key, "values": value_list}})
+            extra={"ablation": {"method": method, "param": param, "key": key, "values": value_list}},
+            download=not no_download)
     for p in summarize_ablation(out, method, param, key, value_list, groups):
         click.echo(str(p))
 

@@ -5,36 +5,43 @@ from __future__ import annotations
 import click
 
 DATA_ROOT_HELP = ("Folder holding cifar-10-batches-py/ (cifar-100-python/ or ImageNet16/ with dataset=cifar100 or "
-                  "imagenet16-120) [$NASBENCH_SD_DATA].")
+                  "imagenet16-120) [$NASBENCH_SD_DATA, else ~/.cache/nasbench-sd/data]; missing CIFAR data are "
+                  "downloaded there and verified.")
 SET_HELP = ("Override a setting: a SearchConfig field (epochs=10), a field of every method that has it "
             "(method.lam=0.5) or of one method (sd-darts.lam=0.5). Repeatable.")
+PRESET_HELP = "paper | cpu  [paper on a CUDA device, else cpu]."
+NO_DOWNLOAD_HELP = "Never download missing data (also: NASBENCH_SD_OFFLINE=1); fail with a message instead."
 
 
 @click.command()
 @click.option("--method", "-m", required=True, help="Search method (see `nasbench-sd methods`).")
-@click.option("--preset", "-p", default="cpu", show_default=True, help="paper | cpu.")
+@click.option("--preset", "-p", default=None, help=PRESET_HELP)
 @click.option("--seed", "-s", default=0, show_default=True, type=int)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--data-root", default=None, help=DATA_ROOT_HELP)
+@click.option("--no-download", is_flag=True, help=NO_DOWNLOAD_HELP)
 @click.option("--out", default=None, help="Run directory [runs/<method>/seed-<seed>].")
 @click.option("--resume", is_flag=True, help="Continue the unfinished run in --out.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N].")
 @click.option("--threads", default=1, show_default=True, type=int,
               help="torch CPU threads (CPU results depend on it; `run` uses the same default).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def search(method, preset, seed, sets, data_root, out, resume, device, threads, quiet):
+def search(method, preset, seed, sets, data_root, no_download, out, resume, device, threads, quiet):
     """Search a cell with one method and one seed; writes a run directory with
     config.json, metrics.jsonl (one record per epoch), checkpoints and result.json."""
     from nasbench_sd.config import build_run_config, parse_sets
     from nasbench_sd.method_sets import scope_sets
-    from nasbench_sd.runtime import resolve_device, set_threads
+    from nasbench_sd.runtime import choice_line, default_preset, resolve_device, set_threads
     from nasbench_sd.search import run_search
 
     set_threads(threads)
     sets_ = scope_sets([method], parse_sets(sets))[method]
-    cfg = build_run_config(method, preset, seed, sets_, device=resolve_device(device))
+    resolved = resolve_device(device)
+    chosen = preset or default_preset(resolved)
+    cfg = build_run_config(method, chosen, seed, sets_, device=resolved)
+    click.echo(choice_line(chosen, preset is not None, resolved, device != "auto"))
     out = out or f"runs/{method}/seed-{seed}"
-    result = run_search(cfg, out, data_root=data_root, resume=resume, quiet=quiet)
+    result = run_search(cfg, out, data_root=data_root, resume=resume, quiet=quiet, download=not no_download)
     b = result["benchmark"]
     click.echo(f"cell   {result['cell']}  (index {result['index']}, {result['num_parameter_free']} parameter-free ops)")
     click.echo(f"NB201  C10 {b['c10_valid']:.2f}/{b['c10_test']:.2f}  C100 {b['c100_valid']:.2f}/{b['c100_test']:.2f}"

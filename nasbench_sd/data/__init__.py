@@ -3,7 +3,8 @@
 Importing this package loads no data and does not import torch; the names
 below are imported from their modules on first use.
 
-* :func:`resolve_data_root` - argument, else ``$NASBENCH_SD_DATA``, else ``~/.cache/nasbench-sd/data``.
+* :func:`resolve_data_root` - argument, else ``$NASBENCH_SD_DATA``, else ``~/.cache/nasbench-sd/data``
+  (``$XDG_CACHE_HOME/nasbench-sd/data`` where set); missing CIFAR is downloaded on request (``download=True``).
 * :func:`read_cifar10`, :func:`read_cifar100`, :func:`read_imagenet16`, :func:`read_source`:
   uint8 images [N,3,H,W], int64 labels.
 * :data:`DATASETS`, :data:`SPLIT_PROTOCOLS`, :func:`search_split` - which samples train weights / alphas.
@@ -19,6 +20,7 @@ _EXPORTS = {
     "DATA_ROOT_ENV": "root",
     "DEFAULT_DATA_ROOT": "root",
     "resolve_data_root": "root",
+    "default_data_root": "root",
     "DATASETS": "datasets",
     "DatasetInfo": "datasets",
     "dataset_info": "datasets",
@@ -61,6 +63,7 @@ __all__ = [
     "canonical_protocol",
     "crop_flip",
     "dataset_info",
+    "default_data_root",
     "load_search_data",
     "load_split_file",
     "normalize",
@@ -85,7 +88,7 @@ if TYPE_CHECKING:  # pragma: no cover
         SearchLoader,
         StepBatch,
     )
-    from nasbench_sd.data.root import DATA_ROOT_ENV, DEFAULT_DATA_ROOT, resolve_data_root
+    from nasbench_sd.data.root import DATA_ROOT_ENV, DEFAULT_DATA_ROOT, default_data_root, resolve_data_root
     from nasbench_sd.data.search_data import SearchData, load_search_data
     from nasbench_sd.data.sources import read_source
     from nasbench_sd.data.splits import (

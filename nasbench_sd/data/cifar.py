@@ -2,7 +2,8 @@
 
 The pickles are read directly rather than through torchvision, whose md5
 check rejects rebuilt but otherwise faithful copies (such as the shared
-offline CIFAR-10). torchvision is imported only to download missing files.
+offline CIFAR-10). With ``download=True`` a data set missing under the data
+root is fetched, verified and unpacked first (:mod:`nasbench_sd.data.download`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def read_cifar10(
         UserError: files missing (and ``download`` off or failing) or corrupt.
     """
     files = CIFAR10_TRAIN_FILES if train else CIFAR10_TEST_FILES
-    return _read_cifar("CIFAR-10", "CIFAR10", CIFAR10_FOLDER, files, "labels", 10, root, download)
+    return _read_cifar("CIFAR-10", "cifar10", CIFAR10_FOLDER, files, "labels", 10, root, download)
 
 
 def read_cifar100(
@@ -54,12 +55,12 @@ def read_cifar100(
         UserError: files missing (and ``download`` off or failing) or corrupt.
     """
     files = CIFAR100_TRAIN_FILES if train else CIFAR100_TEST_FILES
-    return _read_cifar("CIFAR-100", "CIFAR100", CIFAR100_FOLDER, files, "fine_labels", 100, root, download)
+    return _read_cifar("CIFAR-100", "cifar100", CIFAR100_FOLDER, files, "fine_labels", 100, root, download)
 
 
 def _read_cifar(
     title: str,
-    tv_class: str,
+    key: str,
     folder: str,
     files: tuple[str, ...],
     label_key: str,
@@ -70,12 +71,24 @@ def _read_cifar(
     base = resolve_data_root(root)
     paths = [base / folder / name for name in files]
     missing = [p for p in paths if not p.is_file()]
-    if missing and download:
-        _download(title, tv_class, base)
-        missing = [p for p in paths if not p.is_file()]
+    if missing and download and not (base / folder).exists():
+        from nasbench_sd.data.download import OFFLINE_ENV, offline
+
+        if offline():
+            why = f"automatic download is off: {OFFLINE_ENV} is set"
+        else:
+            from nasbench_sd.data.download import fetch
+
+            fetch(key, base)
+            missing = [p for p in paths if not p.is_file()]
+            why = "the downloaded archive lacks it"
+    elif missing and download:
+        why = f"{base / folder} exists but is incomplete; move it aside to download a fresh copy"
+    else:
+        why = "automatic download is off"
     if missing:
         raise UserError(
-            f"{title} not found: {missing[0]} is missing; pass --data-root DIR holding {folder}/ "
+            f"{title} not found: {missing[0]} is missing ({why}); pass --data-root DIR holding {folder}/ "
             f"or set {DATA_ROOT_ENV} (download: {CIFAR_URL})"
         )
     parts = [read_image_pickle(p, label_key, 32, (0, num_classes - 1)) for p in paths]
@@ -83,19 +96,3 @@ def _read_cifar(
     labels = np.concatenate([lb for _, lb in parts]) if len(parts) > 1 else parts[0][1]
     return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels)
 
-
-def _download(title: str, tv_class: str, base: Path) -> None:
-    """Fetch and unpack the official archive into ``base`` with torchvision's downloader."""
-    try:
-        import torchvision.datasets as tvd
-        from torchvision.datasets.utils import download_and_extract_archive
-    except ImportError:
-        raise UserError(
-            f"{title} download needs torchvision (pip install torchvision), or fetch it by hand from {CIFAR_URL}"
-        ) from None
-    cls = getattr(tvd, tv_class)
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        download_and_extract_archive(cls.url, str(base), filename=cls.filename, md5=cls.tgz_md5)
-    except Exception as e:  # network, disk or archive errors
-        raise UserError(f"{title} download into {base} failed: {type(e).__name__}: {e}") from None

@@ -86,7 +86,7 @@ def load_search_data(
         split: split protocol, see :mod:`nasbench_sd.data.splits`.
         limit: keep only the first ``limit`` samples of each half (quick CPU runs).
         device: where the halves will live (on CUDA the whole split sits on the GPU).
-        download: fetch missing CIFAR files with torchvision.
+        download: fetch a missing CIFAR data set (verified; see :mod:`nasbench_sd.data.download`).
 
     Raises:
         UserError: unknown names, bad ``limit``, missing/corrupt files, or a

@@ -47,6 +47,7 @@ class Plan:
     device: str
     data_root: str | None
     threads: int = 1
+    download: bool = False
     runs: list[PlannedRun] = field(default_factory=list)
     group_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -67,11 +68,13 @@ def method_groups(methods: list[str], sets: dict[str, str]) -> list[Group]:
 
 
 def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str | Path, device: str = "cpu",
-                    data_root: str | Path | None = None, check_data: bool = True, threads: int = 1) -> Plan:
+                    data_root: str | Path | None = None, check_data: bool = True, threads: int = 1,
+                    download: bool = False) -> Plan:
     """Resolve every run and check that all can start; writes nothing.
 
     Raises :class:`UserError` (one line) for any bad input, including a run
-    directory or experiment group that holds another configuration.
+    directory or experiment group that holds another configuration. With
+    ``download``, a missing CIFAR data set is fetched while checking the data.
     """
     from nasbench_sd.config import build_run_config
     from nasbench_sd.search.rundir import RunDir
@@ -84,7 +87,8 @@ def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str
     if root.is_dir():
         check_not_locked(root, "experiment directory")
     plan = Plan(root=root, preset=preset, seeds=list(seeds), groups=list(groups), device=device,
-                data_root=None if data_root is None else str(data_root), threads=int(threads))
+                data_root=None if data_root is None else str(data_root), threads=int(threads),
+                download=bool(download))
     for g in groups:
         check_label(g.label)
         configs = [build_run_config(g.method, preset, seed, dict(g.sets), device=device) for seed in seeds]
@@ -102,7 +106,7 @@ def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str
 
 def _task(g: Group, seed: int, path: Path, cfg, plan: Plan) -> RunTask:
     return RunTask(label=g.label, seed=seed, path=str(path), config=cfg, data_root=plan.data_root,
-                   threads=plan.threads)
+                   threads=plan.threads, download=plan.download)
 
 
 def _state(run, cfg) -> str:
@@ -130,7 +134,7 @@ def _check_data(plan: Plan) -> None:
 
     for r in plan.runs:
         if r.state != "done":
-            if search_data(r.task.config, r.task.data_root) is not None:
+            if search_data(r.task.config, r.task.data_root, plan.download) is not None:
                 return
 
 
@@ -191,10 +195,22 @@ def run_experiment(plan: Plan, executor: str = "local", workers: int | None = No
             ex.close()
             manifest.finish(status)
     if status == "failed":
+        _raise_if_disk_full(manifest, failed, len(plan.runs))
         raise RunError(f"{len(failed)} of {len(plan.runs)} runs failed ({', '.join(failed[:4])}"
                        f"{', ...' if len(failed) > 4 else ''}); see {manifest.path}; rerun the same command to "
                        "retry them (finished runs are kept)")
     return manifest.data
+
+
+def _raise_if_disk_full(manifest: Manifest, failed: list[str], total: int) -> None:
+    """A run stopped by a full disk makes the whole command a disk-full error (exit 2, one line)."""
+    from nasbench_sd.errors import DiskFullError
+    from nasbench_sd.io import DISK_FULL_PREFIX
+
+    errors = [manifest.data["runs"][key].get("error") or "" for key in failed]
+    full = [e for e in errors if e.startswith(DISK_FULL_PREFIX)]
+    if full:
+        raise DiskFullError(f"{full[0].rstrip('.')} ({len(failed)} of {total} runs stopped; see {manifest.path})")
 
 
 def _record(manifest: Manifest, task: RunTask, outcome: dict[str, Any]) -> None:

@@ -40,6 +40,8 @@ class RunTask:
     threads: int | None = 1
     #: Return the run's small files with the outcome (Ray without a shared file system).
     return_files: bool = False
+    #: Fetch a missing CIFAR data set (verified) before the run.
+    download: bool = False
 
     @property
     def key(self) -> str:
@@ -64,7 +66,7 @@ def init_pool_worker() -> None:
     die_with_parent()
 
 
-def search_data(cfg: RunConfig, data_root: str | None) -> Any:
+def search_data(cfg: RunConfig, data_root: str | None, download: bool = False) -> Any:
     """The search data of ``cfg``, loaded once per process and cached; ``None``
     for methods that train no supernet."""
     from nasbench_sd.methods import get_method
@@ -80,7 +82,7 @@ def search_data(cfg: RunConfig, data_root: str | None) -> Any:
 
         _DATA_CACHE.clear()  # keep one data set in memory at a time
         _DATA_CACHE[key] = load_search_data(s.dataset, data_root, s.split, limit=s.train_limit or None,
-                                            device=torch.device(cfg.device))
+                                            device=torch.device(cfg.device), download=download)
     return _DATA_CACHE[key]
 
 
@@ -93,7 +95,7 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     t0 = time.time()
     outcome: dict[str, Any] = {"key": task.key, "status": "failed", "result": None, "error": None}
     try:
-        data = search_data(task.config, task.data_root)
+        data = search_data(task.config, task.data_root, task.download)
         result = run_search(task.config, task.path, data_root=task.data_root, resume=task.resume,
                             quiet=task.quiet, data=data)
         outcome.update(status="finished", result=result)

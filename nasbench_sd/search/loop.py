@@ -37,20 +37,22 @@ def cosine_lr(s: SearchConfig, epoch: int, step: int, steps: int) -> float:
 
 
 def run_search(cfg: RunConfig, out: str | Path, data_root: str | Path | None = None, resume: bool = False,
-               quiet: bool = False, data: Any = None, max_steps: int | None = None) -> dict[str, Any]:
+               quiet: bool = False, data: Any = None, max_steps: int | None = None,
+               download: bool = False) -> dict[str, Any]:
     """Run (or resume) one search into run directory ``out``; returns result.json's content.
 
     ``data`` may pass preloaded :class:`~nasbench_sd.data.SearchData` (several runs
     in one process). ``max_steps`` stops this invocation after that many steps
     without a result (time-boxed jobs); ``resume=True`` continues from the last
-    finished epoch.
+    finished epoch. ``download=True`` fetches a missing CIFAR data set first.
     """
     from nasbench_sd.data import load_search_data
 
     s = cfg.search
     method = create_method(cfg.method, cfg.method_config, cfg.seed)
     if data is None and method.trains_supernet:  # bad data fails here, before anything is written
-        data = load_search_data(s.dataset, data_root, s.split, limit=s.train_limit or None, device=cfg.device)
+        data = load_search_data(s.dataset, data_root, s.split, limit=s.train_limit or None, device=cfg.device,
+                                download=download)
     run = RunDir(out)
     ensure_writable_dir(run.path)
     with directory_lock(run.path):

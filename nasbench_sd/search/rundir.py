@@ -29,7 +29,7 @@ from typing import Any
 
 from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
-from nasbench_sd.io import atomic_write_json, atomic_write_text, checksummed, unframe
+from nasbench_sd.io import atomic_write_json, atomic_write_text, checksummed, reporting_disk_full, unframe
 
 CONFIG, METRICS, RESULT = "config.json", "metrics.jsonl", "result.json"
 CHECKPOINT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
@@ -124,7 +124,8 @@ class RunDir:
 
     # -- metrics and result -------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
-        with open(self.path / METRICS, "a") as f:
+        """Append one record (a torn last line from a crash or a full disk is dropped on reading and resume)."""
+        with reporting_disk_full(self.path / METRICS), open(self.path / METRICS, "a") as f:
             f.write(json.dumps(record) + "\n")
             f.flush()
             os.fsync(f.fileno())
