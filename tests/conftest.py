@@ -44,7 +44,7 @@ def cifar10_format(tmp_path_factory) -> Path:
         return real
     from nasbench_sd.testing.synthetic import write_cifar10
 
-    return write_cifar10(tmp_path_factory.mktemp("synthetic-cifar10"))
+    return write_cifar10(tmp_path_factory.mktemp("cifar10-synthetic"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import re
 from pathlib import Path
@@ -19,7 +20,8 @@ from nasbench_sd.cli import main
 from nasbench_sd.config import build_run_config
 from nasbench_sd.experiments import published
 
-DOC = Path(__file__).resolve().parents[1].parent / "shared" / "docs" / "SD-DARTS.md"
+SHARED = Path(os.environ.get("NASBENCH_SD_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+DOC = SHARED / "docs" / "SD-DARTS.md"
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
