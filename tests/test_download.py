@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -187,6 +188,20 @@ def test_incomplete_folder_is_not_overwritten(mirror, tmp_path, capsys):
     code, _, err = cli(capsys, *search(tmp_path / "run"))
     assert code == 2 and "exists but is incomplete" in err, err
     assert mirror.requests == [] and [p.name for p in folder.iterdir()] == ["data_batch_1"]
+
+
+def test_a_killed_downloads_leftovers_are_removed_not_used(mirror, tmp_path, capsys):
+    root = data_root(tmp_path)
+    old, young = root / ".cifar-10-batches-py.old.download", root / ".cifar-10-batches-py.young.download"
+    for folder in (old, young):
+        (folder / FOLDER).mkdir(parents=True)
+        (folder / ARCHIVE).write_bytes(b"half an archive")
+    for p in (old / ARCHIVE, old / FOLDER, old):
+        os.utime(p, (1, 1))
+    code, _, err = cli(capsys, *search(tmp_path / "run"))
+    assert code == 0, err
+    assert sorted(p.name for p in root.iterdir()) == sorted([FOLDER, young.name])
+    assert mirror.requests == [f"/good/{ARCHIVE}"]
 
 
 def test_disk_full_while_downloading(mirror, monkeypatch, tmp_path, capsys):

@@ -37,6 +37,8 @@ OFFLINE_ENV = "NASBENCH_SD_OFFLINE"
 MIRROR_ENV = "NASBENCH_SD_DATA_MIRROR"
 #: Seconds without data before a download is given up.
 TIMEOUT_S = 60
+#: A staging folder untouched this long was left by a killed process and is removed.
+STALE_S = 3600
 _CHUNK = 1 << 20
 
 
@@ -86,6 +88,7 @@ def fetch(name: str, root: Path) -> Path:
     target = root / archive.folder
     with reporting_disk_full(root):
         root.mkdir(parents=True, exist_ok=True)
+        _remove_stale_staging(root, archive)
         staging = Path(tempfile.mkdtemp(prefix=f".{archive.folder}.", suffix=".download", dir=root))
     try:
         tgz = staging / archive.filename
@@ -102,6 +105,20 @@ def fetch(name: str, root: Path) -> Path:
     print(f"nasbench-sd: {archive.title} downloaded from {url}, checksum verified, unpacked into {target}",
           file=sys.stderr)
     return target
+
+
+def _remove_stale_staging(root: Path, archive: Archive) -> None:
+    """Remove staging folders of killed downloads (unchanged for :data:`STALE_S`);
+    a younger one may belong to a download in progress elsewhere and is kept."""
+    import time
+
+    for folder in root.glob(f".{archive.folder}.*.download"):
+        try:
+            newest = max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.iterdir())])
+        except OSError:
+            continue
+        if time.time() - newest > STALE_S:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _download(url: str, dest: Path, archive: Archive) -> None:
