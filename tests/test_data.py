@@ -479,3 +479,28 @@ def test_real_cifar10_search_data(cifar10_root: Path, cifar10_train) -> None:
     full = load_search_data("cifar10", cifar10_root, split="darts-half")
     assert full.n_train == 25_000 and len(SearchLoader(full, 64, seed=0)) == 391
     assert torch.equal(full.valid_images[:10], images[25_000:25_010])
+
+
+# ---------------------------------------------------------------- the synthetic CIFAR-10 of the tests
+
+
+def test_synthetic_cifar10_has_the_official_format_and_learnable_classes(tmp_path: Path) -> None:
+    """The stand-in for the real files: official member names and keys, read by the
+    same reader, and classes a nearest-class-mean probe separates on held-out images."""
+    from nasbench_sd.testing.synthetic import FOLDER, write_cifar10
+
+    write_cifar10(tmp_path, per_batch=200, n_test=400, protocol=2)
+    names = sorted(p.name for p in (tmp_path / FOLDER).iterdir())
+    assert names == ["batches.meta", *(f"data_batch_{i}" for i in range(1, 6)), "readme.html", "test_batch"]
+    with open(tmp_path / FOLDER / "data_batch_1", "rb") as f:
+        raw = pickle.load(f, encoding="bytes")
+    assert set(raw) == {b"batch_label", b"labels", b"data", b"filenames"}
+    assert raw[b"data"].dtype == np.uint8 and raw[b"data"].shape == (200, 3072)
+    x, y = read_cifar10(tmp_path, train=True)
+    xt, yt = read_cifar10(tmp_path, train=False)
+    assert x.shape == (1000, 3, 32, 32) and xt.shape == (400, 3, 32, 32)
+    assert torch.bincount(y, minlength=10).tolist() == [100] * 10
+    x, xt = x.flatten(1).double(), xt.flatten(1).double()
+    means = torch.stack([x[y == c].mean(0) for c in range(10)])
+    accuracy = (torch.cdist(xt, means).argmin(1) == yt).double().mean().item()
+    assert accuracy > 0.9
