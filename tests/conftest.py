@@ -35,6 +35,15 @@ def cifar10_root(shared_data: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def nb201_csv() -> Path:
+    """The bundled NB201 v1_1 table (``nb201_v1_1.csv.gz``; equal to ../shared's copy, see
+    test_benchmark), for tests that feed its raw rows to a fake official API."""
+    from importlib import resources
+
+    return Path(str(resources.files("nasbench_sd.resources").joinpath("nb201_v1_1.csv.gz")))
+
+
+@pytest.fixture(scope="session")
 def cifar10_format(tmp_path_factory) -> Path:
     """A data root with CIFAR-10 in the official python-version format: the real
     files where ../shared has them, else a synthetic copy written once per session

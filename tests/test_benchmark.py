@@ -4,7 +4,6 @@ map Table-4 columns to the right (dataset, metric) pairs and agree with it."""
 import csv
 import gzip
 import random
-from importlib import resources
 
 import pytest
 
@@ -123,10 +122,10 @@ class FakeOfficialAPI:
 
 
 @pytest.mark.parametrize("backend", ["nb201", "nats"])
-def test_official_backends_agree_with_table(backend, table):
+def test_official_backends_agree_with_table(backend, table, nb201_csv):
     """The fake official API serves the bundled file's raw rows (equal to ../shared's
     copy, see above): the backends must map every query to the right column."""
-    rows = _raw_rows(resources.files("nasbench_sd.resources").joinpath("nb201_v1_1.csv.gz"))
+    rows = _raw_rows(nb201_csv)
     fake = FakeOfficialAPI(rows)
     official = get_benchmark(backend, "unused", api=fake)
     for i in random.Random(1).sample(range(NUM_CELLS), 200):

@@ -52,11 +52,11 @@ def test_groups_carry_only_their_settings():
     assert groups == {"sd-darts": {"method.lam": "0.5"}, "darts-v1": {}}
 
 
-def test_run_two_methods_and_caption(tmp_path, cifar10_root, capsys, one_thread):
+def test_run_two_methods_and_caption(tmp_path, cifar10_format, capsys, one_thread):
     out = tmp_path / "exp"
     with pytest.raises(SystemExit) as exc:
         main(["run", "-m", "sd-darts,darts-v1", "--seeds", "1", "--preset", "cpu", "--device", "cpu", "--quiet",
-              "--data-root", str(cifar10_root), "--out", str(out), *TINY, "--set", "sd-darts.lam=0.5",
+              "--data-root", str(cifar10_format), "--out", str(out), *TINY, "--set", "sd-darts.lam=0.5",
               "--set", "sd-darts.warmup=1"])
     assert exc.value.code == 0
     assert json.loads((out / "sd-darts/seed-0/config.json").read_text())["method_config"]["lam"] == 0.5

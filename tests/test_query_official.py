@@ -27,8 +27,8 @@ def run_cli(capsys, *args):
 
 
 @pytest.fixture(scope="module")
-def raw(shared_data):
-    with gzip.open(shared_data / "nb201" / "nb201_v1_1.csv.gz", "rt") as f:
+def raw(nb201_csv):
+    with gzip.open(nb201_csv, "rt") as f:
         return list(csv.DictReader(f))
 
 

@@ -167,11 +167,11 @@ def test_searched_on_x_reported_on_x(tmp_path, capsys):
     assert code == 2 and "one data set" in err
 
 
-def test_rescore_with_official_backend(tmp_path, capsys, monkeypatch, shared_data):
+def test_rescore_with_official_backend(tmp_path, capsys, monkeypatch, nb201_csv):
     """`table --benchmark nb201` re-queries every run's cell through the official API."""
     import nasbench_sd.benchmark as benchmark
 
-    with gzip.open(shared_data / "nb201" / "nb201_v1_1.csv.gz", "rt") as f:
+    with gzip.open(nb201_csv, "rt") as f:
         rows = list(csv.DictReader(f))
     fake = FakeOfficialAPI(rows)
     real = benchmark.get_benchmark
@@ -199,10 +199,10 @@ def test_rescore_with_official_backend(tmp_path, capsys, monkeypatch, shared_dat
     assert re.search(r"NASGraph", out) is None  # not the bundled table's provenance
 
 
-def test_cell_with_official_backend(capsys, monkeypatch, shared_data, tmp_path):
+def test_cell_with_official_backend(capsys, monkeypatch, nb201_csv, tmp_path):
     import nasbench_sd.benchmark as benchmark
 
-    with gzip.open(shared_data / "nb201" / "nb201_v1_1.csv.gz", "rt") as f:
+    with gzip.open(nb201_csv, "rt") as f:
         rows = list(csv.DictReader(f))
     real = benchmark.get_benchmark
 
