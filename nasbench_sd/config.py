@@ -25,7 +25,8 @@ def _check(ok: bool, message: str) -> None:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """Settings shared by every method (NB201-PROTOCOL.md, "Optimisation")."""
+    """Settings shared by every method (the NB201 reference search configs;
+    :data:`SEARCH_SOURCES` names the source of every ``paper`` value)."""
 
     # data
     dataset: str = "cifar10"  # search data set (cifar10 | cifar100 | imagenet16-120)
@@ -37,7 +38,7 @@ class SearchConfig:
     cells_per_stage: int = 5  # N (NB201: 5)
     # schedule
     epochs: int = 50  # search epochs (NB201 DARTS configs: 50)
-    # weights: SGD, cosine per step from w_lr to w_lr_min (NB201 reference configs)
+    # weights: SGD, cosine from w_lr to w_lr_min, set once per epoch (NB201 reference configs)
     w_lr: float = 0.025
     w_lr_min: float = 0.001
     w_momentum: float = 0.9
@@ -49,10 +50,11 @@ class SearchConfig:
     a_beta1: float = 0.5
     a_beta2: float = 0.999
     a_weight_decay: float = 1e-3
-    # diagnostics
-    hessian_every: int = 0  # epochs between dominant-eigenvalue estimates; 0 = never
-    hessian_iters: int = 20  # power-iteration steps
-    hessian_samples: int = 256  # fixed valid samples the Hessian is taken on
+    # diagnostics (not part of a run's identity: see DIAGNOSTICS)
+    hessian_every: int = 0  # epochs between exact Hessian eigenvalues (30 Hessian-vector products); 0 = never
+    # fixed valid samples the Hessian is taken on: one search batch (64) keeps an estimate at about
+    # the cost of an epoch of the cpu preset (benchmarks/hessian_cost.py); our choice
+    hessian_samples: int = 64
     # speed (meant for CUDA; both are recorded with the config of every result)
     amp: str = "off"  # off | bf16: autocast the search steps to bfloat16
     compile: bool = False  # torch.compile the supernet
@@ -75,8 +77,8 @@ class SearchConfig:
         _check(self.grad_clip >= 0, "grad_clip must be >= 0")
         _check(self.a_lr > 0, "a_lr must be > 0")
         _check(0 <= self.a_beta1 < 1 and 0 <= self.a_beta2 < 1, "a_beta1 and a_beta2 must be in [0, 1)")
-        _check(self.hessian_every >= 0 and self.hessian_iters >= 1 and self.hessian_samples >= 1,
-               "hessian_every must be >= 0, hessian_iters and hessian_samples >= 1")
+        _check(self.hessian_every >= 0 and self.hessian_samples >= 1,
+               "hessian_every must be >= 0 and hessian_samples >= 1")
         _check(self.amp in ("off", "bf16"), f"unknown amp mode {self.amp!r} (off, bf16)")
         _check(self.benchmark == "table", f"unknown search-time benchmark {self.benchmark!r} (only 'table'; "
                "re-query final cells with `nasbench-sd query --benchmark nb201|nats`)")
@@ -84,10 +86,49 @@ class SearchConfig:
 
 #: The paper protocol (NB201 reference settings, CIFAR-10, 50 epochs, batch 64).
 PAPER = SearchConfig()
+
+_CFG = "NB201 reference, AutoDL-Projects configs/nas-benchmark/algos/DARTS.config"
+_SH = "NB201 reference, AutoDL-Projects scripts-search/NAS-Bench-201-algos/DARTS-V1.sh"
+#: Where each ``paper`` value of :class:`SearchConfig` comes from (shown by
+#: ``nasbench-sd methods --show NAME``; a method's own changes cite its ``sources``).
+SEARCH_SOURCES: dict[str, str] = {
+    "dataset": "SD-DARTS Sec. 4.4 / Table 4 and the NB201 paper: the search runs on CIFAR-10",
+    "split": "NB201 reference: the halves of configs/nas-benchmark/cifar-split.txt (25k train / 25k valid)",
+    "train_limit": "NB201 reference: every sample of each half (0 = all)",
+    "batch_size": f"{_CFG}: batch_size 64",
+    "channels": f"{_SH}: channel=16",
+    "cells_per_stage": f"{_SH}: num_cells=5",
+    "epochs": f"{_CFG}: epochs 50, warmup 0",
+    "w_lr": f"{_CFG}: LR 0.025, scheduler cos (set once per epoch by the search script)",
+    "w_lr_min": f"{_CFG}: eta_min 0.001",
+    "w_momentum": f"{_CFG}: momentum 0.9",
+    "w_nesterov": f"{_CFG}: nesterov 1",
+    "w_weight_decay": f"{_CFG}: decay 0.0005",
+    "grad_clip": "NB201 reference, exps/NAS-Bench-201-algos/DARTS-V1.py: --gradient_clip 5 (global norm)",
+    "a_lr": f"{_SH}: --arch_learning_rate 0.0003 (DARTS; SD-DARTS Sec. 4.1)",
+    "a_beta1": "NB201 reference DARTS-V1.py: Adam betas (0.5, 0.999) (DARTS)",
+    "a_beta2": "NB201 reference DARTS-V1.py: Adam betas (0.5, 0.999) (DARTS)",
+    "a_weight_decay": f"{_SH}: --arch_weight_decay 0.001 (DARTS; SD-DARTS Sec. 4.1)",
+    "hessian_every": "diagnostic (SD-DARTS Fig. 2); off unless asked for",
+    "hessian_samples": "diagnostic; our choice (one search batch)",
+    "amp": "speed option of this toolkit (off: float32, as the references)",
+    "compile": "speed option of this toolkit (off)",
+    "benchmark": "this toolkit: the bundled NB201 v1_1 table at hp=200 (SD-DARTS Table 4 protocol)",
+}
+
+#: Diagnostic settings: they change no result, so runs that differ only in them are the
+#: same run (run directories, experiments, manifests and tables ignore them).
+#: ``hessian_iters`` is the power-iteration count of configurations saved before the exact Hessian.
+DIAGNOSTICS: tuple[str, ...] = ("hessian_every", "hessian_samples", "hessian_iters")
+
+#: Settings the scaled presets (``cpu``) set themselves; a method's ``preset_search_overrides``
+#: changes them only under ``paper``.
+SCALE_FIELDS: tuple[str, ...] = ("epochs", "channels", "cells_per_stage", "train_limit")
 #: A CPU preset: one search of any method on real CIFAR-10 in about a minute on
 #: 2 cores. Channels (16 -> 8), cells per stage (5 -> 1), samples per half
 #: (25,000 -> 768) and epochs (50 -> 10) are scaled down together; methods scale
-#: their epoch-based settings (warm-up, K, ...) by epochs / 50. With 120 instead of
+#: their epoch-based settings (warm-up, K, ...) by epochs / (their paper's epochs)
+#: and keep their paper's other changes (weight decay, ...). With 120 instead of
 #: 19,550 architecture steps, the Adam learning rate of alpha is raised from 3e-4
 #: to 1e-2 so that the op probabilities move as visibly as in a paper-size run
 #: (at 3e-4 they stay within 0.19-0.21 and the derived cell is noise).
@@ -125,11 +166,12 @@ class RunConfig:
 def config_diff(a: Any, b: Any, ignore: tuple[str, ...] = ("device",), prefix: str = "") -> list[str]:
     """Dotted keys where two saved configurations differ (empty: the same run).
 
-    Top-level keys in ``ignore`` (the device, by default) do not make runs differ."""
+    Top-level keys in ``ignore`` (the device, by default) do not make runs differ,
+    nor do the diagnostic settings (:data:`DIAGNOSTICS`, under ``search``)."""
     if isinstance(a, dict) and isinstance(b, dict):
         out: list[str] = []
         for k in sorted(set(a) | set(b)):
-            if not (prefix == "" and k in ignore):
+            if not ((prefix == "" and k in ignore) or (prefix == "search." and k in DIAGNOSTICS)):
                 out += config_diff(a.get(k), b.get(k), ignore, f"{prefix}{k}.")
         return out
     return [] if a == b else [prefix.rstrip(".")]
@@ -185,6 +227,11 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
                      device: str = "cpu") -> RunConfig:
     """Resolve a preset for a method, then apply ``--set`` overrides.
 
+    Under ``paper`` the method's settings are its paper's values whatever the
+    epochs (``--set epochs=100`` changes the epochs only); under ``cpu`` the
+    method scales its epoch-based settings to the epochs, and its changes of
+    the shared settings apply except those of :data:`SCALE_FIELDS`.
+
     Keys name a :class:`SearchConfig` field (``epochs=10``) or a method config
     field, optionally prefixed ``method.`` (``method.lam=0.5``).
     """
@@ -200,7 +247,8 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
     search_fields = {f.name for f in dataclasses.fields(SearchConfig)}
     search_sets = {k: v for k, v in sets.items() if k in search_fields}
     method_sets = {k.removeprefix("method."): v for k, v in sets.items() if k not in search_fields}
-    method_overrides = {k: str(v) for k, v in cls.preset_search_overrides(preset).items()}
+    method_overrides = {k: str(v) for k, v in cls.preset_search_overrides(preset).items()
+                        if preset == "paper" or k not in SCALE_FIELDS}
     search = apply_overrides(base, {**method_overrides, **search_sets})
     method_config = apply_overrides(cls.preset_config(preset, search.epochs), method_sets)
     validate = getattr(method_config, "validate_for", None)
@@ -210,5 +258,5 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
                      method_config=method_config, device=device)
 
 
-__all__ = ["CPU", "PAPER", "PRESETS", "RunConfig", "SearchConfig", "apply_overrides", "build_run_config",
-           "config_diff", "parse_sets"]
+__all__ = ["CPU", "DIAGNOSTICS", "PAPER", "PRESETS", "SCALE_FIELDS", "SEARCH_SOURCES", "RunConfig", "SearchConfig",
+           "apply_overrides", "build_run_config", "config_diff", "parse_sets"]

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from nasbench_sd.cells import Cell, random_cell
-from nasbench_sd.config import CPU, PAPER, build_run_config
+from nasbench_sd.config import CPU, PAPER, build_run_config, config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods import SearchContext, get_method, registry
 from nasbench_sd.methods.darts import DartsV2, DartsV2Config, finite_difference_hvp
@@ -212,23 +212,65 @@ def test_pcdarts_options_and_genotype_ignore_betas():
         PCDartsConfig(partial_channels=0)
 
 
+def test_pcdarts_architecture_waits_for_its_warmup():
+    """Epochs < arch_warmup train the weights only: alpha, betas and Adam's state stay put."""
+    h = Harness("pc-darts", overrides={"arch_warmup": 2}, search=toy_search_config(epochs=3))
+    start = h.arch()
+    trace = h.run(until=2)
+    for p in trace:
+        assert same(p.arch, start), (p.epoch, p.step)
+        assert {"valid_loss", "valid_acc", "train_loss"} <= set(p.stats)
+    assert not h.method.a_optimizer.state  # Adam never stepped
+    assert not same(trace[0].network, Harness("pc-darts").network())  # the weights trained
+    after = h.run(until=3)
+    assert not torch.equal(after[0].arch[0], start[0]) and not torch.equal(after[0].arch[1], start[1])
+
+
+def test_pcdarts_arch_warmup_presets_and_validation():
+    assert PCDarts.preset_config("paper", 50).arch_warmup == 15
+    assert PCDarts.preset_config("cpu", 10).arch_warmup == 3
+    with pytest.raises(UserError, match="arch_warmup"):
+        PCDartsConfig(arch_warmup=50).validate_for(PAPER)
+    with pytest.raises(UserError):
+        PCDartsConfig(arch_warmup=-1)
+
+
 # -- SD-DARTS -------------------------------------------------------------------------------------
 def _no_stats(trace):
     return [(p.arch, p.network) for p in trace]
 
 
+def _arch_first_darts() -> Harness:
+    """First-order DARTS stepping alpha, then the weights (SD-DARTS Algorithm 1's order)."""
+    h = Harness("darts-v1")
+    m = h.method
+    m.step = lambda batch, ctx: {**m.arch_step(batch, ctx), **m.weight_step(batch, ctx)}
+    return h
+
+
+@pytest.mark.parametrize("order", ["weights-first", "arch-first"])
 @pytest.mark.parametrize("overrides", [{"lam": 0.0, "warmup": 1}, {"warmup": 3}],
                          ids=["lam0", "warmup-beyond-run"])
-def test_sddarts_ablation_equals_darts_v1_bit_for_bit(overrides):
-    sd = Harness("sd-darts", overrides=overrides, contract=False, validate=False).run(until=3)
-    ref = Harness("darts-v1").run(until=3)
+def test_sddarts_ablation_equals_same_order_darts_bit_for_bit(overrides, order):
+    """lam = 0 is first-order DARTS in the same update order: darts-v1 itself under weights-first."""
+    sd = Harness("sd-darts", overrides={**overrides, "order": order}, contract=False, validate=False).run(until=3)
+    ref = (Harness("darts-v1") if order == "weights-first" else _arch_first_darts()).run(until=3)
+    assert len(sd) == len(ref) == 6
     for p, q in zip(sd, ref):
         assert same(p.arch, q.arch) and same(p.network, q.network), (p.epoch, p.step)
     assert ("kd_train" in sd[-1].stats) == (overrides.get("warmup") == 1)
 
 
+def test_sddarts_steps_alpha_first_by_default():
+    """Algorithm 1: the arch step of a step sees the weights from before that step's weight step."""
+    assert SDDartsConfig().order == "arch-first"
+    sd = Harness("sd-darts", overrides={"warmup": 3}, contract=False, validate=False).run(until=1)
+    v1 = Harness("darts-v1").run(until=1)
+    assert not same(sd[0].arch, v1[0].arch)
+
+
 def test_sddarts_differs_after_warmup_only():
-    sd = Harness("sd-darts", overrides={"warmup": 1, "K": 1}, contract=False).run(until=2)
+    sd = Harness("sd-darts", overrides={"warmup": 1, "K": 1, "order": "weights-first"}, contract=False).run(until=2)
     ref = Harness("darts-v1").run(until=2)
     diff = [not (same(p.arch, q.arch) and same(p.network, q.network)) for p, q in zip(sd, ref)]
     assert diff == [False, False, True, True]
@@ -331,16 +373,53 @@ def test_teacher_stores_give_distributions_and_round_trip(kind):
 def test_sddarts_presets_and_validation():
     assert SDDarts.preset_config("paper", 50) == SDDartsConfig(warmup=25, K=2)
     assert SDDarts.preset_config("cpu", 10) == SDDartsConfig(warmup=5, K=1)
-    assert SDDarts.preset_search_overrides("paper") == {"w_weight_decay": 3e-4}
-    run = build_run_config("sd-darts", "paper", 0)
-    assert run.search.w_weight_decay == 3e-4 and run.method_config.warmup == 25
+    assert SDDarts.preset_config("cpu", 100) == SDDartsConfig(warmup=50, K=4)
     with pytest.raises(UserError, match="warmup"):
         SDDartsConfig(warmup=50).validate_for(PAPER)
     for bad in ({"K": 0}, {"lam": -1.0}, {"temperature": 0.0}, {"teacher": "oracle"},
-                {"kl_direction": "both"}, {"warmup": -1}, {"ema_decay": 1.0}):
+                {"kl_direction": "both"}, {"warmup": -1}, {"ema_decay": 1.0}, {"order": "random"}):
         with pytest.raises(UserError):
             SDDartsConfig(**bad)
-    assert SDDarts.ablation == {"lam": 0.0} and SDDarts.ablation_equals == "darts-v1"
+    assert SDDarts.ablation == {"lam": 0.0, "order": "weights-first"} and SDDarts.ablation_equals == "darts-v1"
+
+
+def test_sddarts_paper_defaults_are_the_papers_formula_and_weight_decay():
+    """KL(f_S || f_T) as Eq. 2 prints it, and the NB201 DARTS weight decay (Sec. 4.4)."""
+    c = SDDartsConfig()
+    assert c.kl_direction == "student-teacher" and c.order == "arch-first"
+    logits, teacher = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([[0.2, 0.3, 0.5]])
+    s = F.softmax(logits, -1)
+    paper = (s * (s / teacher).log()).sum()
+    torch.testing.assert_close(distillation_kl(logits, teacher, torch.tensor([True])), paper)
+    run = build_run_config("sd-darts", "paper", 0)
+    assert run.search.w_weight_decay == 5e-4 and run.method_config == c
+
+
+def test_paper_sddarts_differs_from_darts_v1_only_in_method_fields():
+    sd, v1 = build_run_config("sd-darts", "paper", 0), build_run_config("darts-v1", "paper", 0)
+    assert sd.search == v1.search
+    diff = config_diff(sd.to_dict(), v1.to_dict())
+    assert "method" in diff and all(k == "method" or k.startswith("method_config.") for k in diff)
+
+
+def test_paper_preset_never_scales_method_settings_from_epochs():
+    run = build_run_config("sd-darts", "paper", 0, {"epochs": "100"})
+    assert run.search.epochs == 100 and (run.method_config.warmup, run.method_config.K) == (25, 2)
+    assert build_run_config("pc-darts", "paper", 0, {"epochs": "100"}).method_config.arch_warmup == 15
+    with pytest.raises(UserError, match="warmup"):  # the paper's warm-up no longer fits: said, not scaled
+        build_run_config("sd-darts", "paper", 0, {"epochs": "20"})
+    cpu = build_run_config("sd-darts", "cpu", 0, {"epochs": "20"})
+    assert (cpu.method_config.warmup, cpu.method_config.K) == (10, 1)
+    assert build_run_config("pc-darts", "cpu", 0).method_config.arch_warmup == 3
+
+
+def test_cpu_preset_keeps_its_scale_but_takes_a_methods_other_paper_settings(monkeypatch):
+    monkeypatch.setattr(SDDarts, "preset_search_overrides",
+                        classmethod(lambda cls, preset: {"epochs": 100, "w_nesterov": False}))
+    paper, cpu = build_run_config("sd-darts", "paper", 0), build_run_config("sd-darts", "cpu", 0)
+    assert (paper.search.epochs, paper.search.w_nesterov) == (100, False)
+    assert (cpu.search.epochs, cpu.search.w_nesterov) == (CPU.epochs, False)
+    assert cpu.method_config.warmup == round(25 * CPU.epochs / 100)  # scaled by the paper's 100 epochs
 
 
 # -- random search --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ protection of existing results."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -11,13 +12,15 @@ import torch
 from nasbench_sd.benchmark import COLUMNS, get_benchmark
 from nasbench_sd.cells import Cell
 from nasbench_sd.errors import UserError
+from nasbench_sd.methods.darts import DartsV1
+from nasbench_sd.methods.registry import register, unregister
 from nasbench_sd.search import cosine_lr, run_search
 from nasbench_sd.search.rundir import RunDir
 from searchkit import tiny_config, tiny_data
 
 
 def test_metrics_and_result(tmp_path):
-    cfg = tiny_config("darts-v1", hessian_every="1", hessian_iters="3", hessian_samples="8")
+    cfg = tiny_config("darts-v1", hessian_every="1", hessian_samples="8")
     result = run_search(cfg, tmp_path / "run", data=tiny_data(), quiet=True)
     records = RunDir(tmp_path / "run").metrics()
     assert [r["epoch"] for r in records] == [1, 2, 3]
@@ -83,12 +86,57 @@ def test_corrupt_checkpoint_falls_back_to_previous(tmp_path, capsys):
     assert resumed["cell"] == full["cell"]
 
 
-def test_cosine_schedule_endpoints():
-    cfg = tiny_config("darts-v1").search
-    assert cosine_lr(cfg, 0, 0, 10) == pytest.approx(cfg.w_lr)
-    assert cosine_lr(cfg, cfg.epochs, 0, 10) == pytest.approx(cfg.w_lr_min)
-    values = [cosine_lr(cfg, e, s, 10) for e in range(cfg.epochs) for s in range(10)]
-    assert all(a >= b for a, b in zip(values, values[1:]))
+def _reference_cosine():
+    """The NB201 authors' scheduler (xautodl.procedures.optimizers), loaded without the
+    package's heavy __init__."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("xautodl")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("xautodl is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "procedures" / "optimizers.py"
+    module_spec = importlib.util.spec_from_file_location("_xautodl_optimizers", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module.CosineAnnealingLR
+
+
+class LrProbe(DartsV1):
+    """DARTS-V1 that records the weight learning rate the loop applied at every step."""
+
+    name = "lr-probe"
+    seen: list = []
+
+    def step(self, batch, ctx):
+        LrProbe.seen.append((ctx.epoch, ctx.step, ctx.w_optimizer.param_groups[0]["lr"], ctx.lr))
+        return super().step(batch, ctx)
+
+
+def test_learning_rate_is_the_references_cosine_once_per_epoch(tmp_path):
+    epochs = 8
+    register(LrProbe)
+    try:
+        LrProbe.seen = []
+        run_search(tiny_config("lr-probe", epochs=str(epochs)), tmp_path / "r", data=tiny_data(), quiet=True)
+    finally:
+        unregister("lr-probe")
+    s = tiny_config("darts-v1", epochs=str(epochs)).search
+    ref_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=s.w_lr)
+    ref = _reference_cosine()(ref_opt, 0, epochs, epochs, s.w_lr_min)  # warmup 0, T_max = epochs
+    steps = max(step for _, step, _, _ in LrProbe.seen) + 1
+    assert len(LrProbe.seen) == epochs * steps and steps > 1
+    for epoch, step, applied, told in LrProbe.seen:
+        ref.update(epoch if step == 0 else None, 1.0 * step / steps)  # the reference's per-step call
+        assert applied == told == pytest.approx(ref_opt.param_groups[0]["lr"], rel=1e-12, abs=0), (epoch, step)
+        assert applied == cosine_lr(s, epoch)  # constant within the epoch
+    per_epoch = {e: lr for e, _, lr, _ in LrProbe.seen}
+    span = s.w_lr - s.w_lr_min
+    assert per_epoch[0] == s.w_lr
+    assert per_epoch[epochs // 4] == pytest.approx(s.w_lr_min + span * (1 + math.sqrt(0.5)) / 2, rel=1e-12)
+    assert per_epoch[epochs // 2] == pytest.approx((s.w_lr + s.w_lr_min) / 2, rel=1e-12)
+    assert per_epoch[epochs - 1] == pytest.approx(s.w_lr_min + span * (1 + math.cos(math.pi * 7 / 8)) / 2)
+    assert cosine_lr(s, epochs) == pytest.approx(s.w_lr_min, rel=1e-12)
 
 
 def test_random_method_needs_no_training(tmp_path):

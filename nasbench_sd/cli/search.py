@@ -51,12 +51,21 @@ def search(method, preset, seed, sets, data_root, no_download, out, resume, devi
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
-def methods(as_json):
+@click.option("--show", "show", default=None, metavar="NAME",
+              help="Print the protocol card of one method: every `paper` setting, its value and source, "
+                   "and the known deviations from the published protocol.")
+def methods(as_json, show):
     """List the registered search methods (built-ins and installed plugins)."""
     import json
 
     from nasbench_sd.methods import get_method, list_methods
 
+    if show is not None:
+        from nasbench_sd.methods.card import format_card, protocol_card
+
+        card = protocol_card(show)
+        click.echo(json.dumps(card, indent=2) if as_json else format_card(card))
+        return
     rows = []
     for name in list_methods():
         cls = get_method(name)

@@ -53,8 +53,8 @@ def check_compatible(existing: dict[str, Any] | None, preset: str, group_configs
                         f"{root_note}")
     for label, cfg in group_configs.items():
         old = existing.get("groups", {}).get(label, {}).get("config")
-        if old is not None and old != cfg:
-            diff = sorted(config_diff(old, cfg, ignore=()))
+        diff = [] if old is None else sorted(config_diff(old, cfg, ignore=()))  # diagnostics may differ
+        if diff:
             raise UserError(f"group {label!r} of this experiment was run with another configuration "
                             f"(differs in: {', '.join(diff[:6])}); {root_note}")
 

@@ -128,8 +128,8 @@ def _comparable(result: dict[str, Any]) -> dict[str, Any]:
 def _check_group(group: str, runs: list[FoundRun]) -> None:
     first = runs[0]
     for r in runs[1:]:
-        if _comparable(r.result) != _comparable(first.result):
-            diff = config_diff(_comparable(first.result), _comparable(r.result))
+        diff = config_diff(_comparable(first.result), _comparable(r.result))  # diagnostics may differ
+        if diff:
             raise UserError(f"{group} mixes configurations: seed-{r.seed} differs from seed-{first.seed} in "
                             f"{', '.join(diff[:6])}; give each configuration its own directory")
 

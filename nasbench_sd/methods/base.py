@@ -102,6 +102,15 @@ class SearchMethod(abc.ABC):
         Config overrides under which the method's own term is active from the
         first step of a 3-epoch toy run (e.g. ``{"warmup": 0}`` for SD-DARTS);
         the contract tests apply them to every check.
+
+    Class attributes of the protocol card (``nasbench-sd methods --show NAME``):
+
+    ``sources``
+        Where each ``paper``-preset value comes from: key = a field of
+        ``Config``, or a SearchConfig field that ``preset_search_overrides("paper")``
+        changes; value = paper section or reference-code file and setting.
+    ``deviations``
+        Each known deviation from the published protocol, with its reason.
     """
 
     name: ClassVar[str] = ""
@@ -112,6 +121,8 @@ class SearchMethod(abc.ABC):
     ablation_equals: ClassVar[str | None] = None
     trains_supernet: ClassVar[bool] = True
     contract_overrides: ClassVar[dict[str, Any]] = {}
+    sources: ClassVar[dict[str, str]] = {}
+    deviations: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
         self.config = config if config is not None else self.Config()
@@ -121,8 +132,21 @@ class SearchMethod(abc.ABC):
     @classmethod
     def preset_config(cls, preset: str, epochs: int) -> MethodConfig:
         """The method's configuration for a named preset whose search runs
-        ``epochs`` epochs (methods with epoch-based settings scale them)."""
+        ``epochs`` epochs. Under ``paper`` it is the paper's values whatever
+        ``epochs`` is; under a scaled preset (``cpu``) methods with epoch-based
+        settings scale them with :meth:`scale_epochs`."""
         return cls.Config()
+
+    @classmethod
+    def paper_epochs(cls) -> int:
+        """Search epochs of the method's paper protocol (its ``paper`` override, else 50)."""
+        return int(cls.preset_search_overrides("paper").get("epochs", 50))
+
+    @classmethod
+    def scale_epochs(cls, value: int, epochs: int, minimum: int = 0) -> int:
+        """An epoch count of the paper protocol scaled to a run of ``epochs`` epochs:
+        ``max(minimum, round(value * epochs / paper_epochs))``."""
+        return max(minimum, round(value * epochs / cls.paper_epochs()))
 
     @classmethod
     def preset_search_overrides(cls, preset: str) -> dict[str, Any]:

@@ -35,6 +35,11 @@ class DartsV1(ArchParamMethod):
     description = "DARTS, first order: alternate SGD weight steps and Adam alpha steps"
     paper = "Liu, Simonyan, Yang. DARTS: Differentiable Architecture Search. ICLR 2019"
     Config = DartsV1Config
+    deviations = (
+        "Gradient clipping covers the supernet weights only; the reference clips model.parameters(), "
+        "which also holds alpha's (discarded) gradient of the weight loss, so only the clipping factor "
+        "can differ.",
+    )
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,12 @@ class DartsV2(DartsV1):
     name = "darts-v2"
     description = "DARTS, second order: unrolled alpha gradient with a finite-difference Hessian term"
     Config = DartsV2Config
+    sources = {
+        "fd_epsilon": "DARTS paper Sec. 2.3 / NB201 reference DARTS-V2.py: R = 0.01 / ||grad_w' L_val||",
+    }
+    deviations = DartsV1.deviations + (
+        "The virtual step ignores Nesterov and gradient clipping, as the NB201 reference's does.",
+    )
 
     def step(self, batch, ctx: SearchContext) -> dict[str, float]:
         """Unrolled arch step, then the weight step (NB201 reference order)."""

@@ -3,12 +3,14 @@
 Xu, Xie, Zhang, Chen, Qi, Tian, Xiong, "PC-DARTS: Partial Channel Connections
 for Memory-Efficient Architecture Search", ICLR 2020.
 
-Its authors published no NB201 code. This port follows NB201-PROTOCOL.md ("the
-usual port"): on every edge only the first C/k channels go through the mixed
-op, the other channels bypass it, the two parts are concatenated and
-channel-shuffled (the supernet's ``partial_channels=k``); edge normalisation
-multiplies each edge's mixture by a softmax of betas over the edges entering
-the same node; the arch step is first order.
+Its authors published no NB201 code. This port is the usual one: on every
+edge only the first C/k channels go through the mixed op, the other channels
+bypass it, the two parts are concatenated and channel-shuffled (the
+supernet's ``partial_channels=k``); edge normalisation multiplies each edge's
+mixture by a softmax of betas over the edges entering the same node; the arch
+step is first order. As in the authors' search script, the first
+``arch_warmup`` epochs (15 of 50) train only the weights: alpha and the betas
+start moving once the partial-channel weights have been trained.
 
 Edge normalisation is folded into the op weights; the supernet scales the
 bypassed channels of an edge by the sum of its weights (here the normalised
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 
 from nasbench_sd.cells import EDGES, NUM_EDGES, NUM_NODES
 from nasbench_sd.errors import UserError
-from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext
+from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext, accuracy
 from nasbench_sd.seeding import derive_seed
 
 #: Edge ids entering nodes 1, 2, 3: [[0], [1, 2], [3, 4, 5]] (consecutive in arch-string order).
@@ -44,15 +46,23 @@ class PCDartsConfig(MethodConfig):
 
     partial_channels: int = 4  # k: 1/k of the channels go through the mixed op
     edge_normalization: bool = True
+    # epochs of weight-only training before the first arch step (0-based epochs < arch_warmup);
+    # PC-DARTS train_search.py: `if epoch >= 15: architect.step(...)`, of 50 epochs
+    arch_warmup: int = 15
 
     def __post_init__(self) -> None:
         if self.partial_channels < 1:
             raise UserError(f"pc-darts partial_channels must be >= 1, got {self.partial_channels}")
+        if self.arch_warmup < 0:
+            raise UserError(f"pc-darts arch_warmup must be >= 0 epochs, got {self.arch_warmup}")
 
     def validate_for(self, search) -> None:
         if search.channels % self.partial_channels:
             raise UserError(f"pc-darts partial_channels ({self.partial_channels}) must divide "
                             f"channels ({search.channels})")
+        if self.arch_warmup >= search.epochs:
+            raise UserError(f"pc-darts arch_warmup ({self.arch_warmup}) must be < epochs ({search.epochs}), "
+                            "else the architecture never moves (set method.arch_warmup)")
 
 
 def normalize_betas(betas: torch.Tensor) -> torch.Tensor:
@@ -66,7 +76,9 @@ class PCDarts(ArchParamMethod):
     Supernet weights: ``w[e, o] = softmax(alpha[e])[o] * normalize_betas(betas)[e]``
     (just ``softmax(alpha)`` with edge normalisation off, betas then unused).
     The betas ([6], init 1e-3 * randn from the stream ``"beta-init"``) are
-    optimised by the same Adam as alpha.
+    optimised by the same Adam as alpha. In epochs ``< arch_warmup`` a step is
+    the weight step only (alpha, betas and their Adam state stay as they are;
+    the valid batch is only evaluated, without gradients, for the statistics).
     """
 
     name = "pc-darts"
@@ -76,6 +88,39 @@ class PCDarts(ArchParamMethod):
     Config = PCDartsConfig
     ablation = {"partial_channels": 1, "edge_normalization": False}
     ablation_equals = "darts-v1"
+    contract_overrides = {"arch_warmup": 0}
+    sources = {
+        "partial_channels": "PC-DARTS paper Sec. 4.2 (CIFAR-10: K = 4)",
+        "edge_normalization": "PC-DARTS paper Sec. 3.3; on in all its CIFAR-10 searches",
+        "arch_warmup": "PC-DARTS repo (yuhuixu1993/PC-DARTS), train_search.py: `if epoch>=15: "
+                       "architect.step(...)` with --epochs 50",
+    }
+    deviations = (
+        "No NB201 code by the authors: the shared settings are the NB201 protocol's (batch 64, SGD 0.025 "
+        "with Nesterov and wd 5e-4, Adam 3e-4), not the DARTS-space script's (batch 256, SGD 0.1, wd 3e-4, "
+        "Adam 6e-4), so that PC-DARTS is compared with the other rows under one protocol.",
+        "Update order: weight step, then arch step (NB201 reference order, so that the ablation equals "
+        "darts-v1 step for step); the authors' script steps the architecture first.",
+        "The valid batch is the next batch of the valid half, not a fresh random batch drawn with "
+        "replacement (`next(iter(valid_queue))` in the authors' script).",
+    )
+
+    @classmethod
+    def preset_config(cls, preset: str, epochs: int) -> PCDartsConfig:
+        """``paper``: the paper's values; ``cpu``: the arch warm-up scaled from 15 of 50 epochs."""
+        if preset == "paper":
+            return PCDartsConfig()
+        return PCDartsConfig(arch_warmup=cls.scale_epochs(15, epochs))
+
+    def step(self, batch, ctx: SearchContext) -> dict:
+        if ctx.epoch >= self.config.arch_warmup:
+            return super().step(batch, ctx)
+        stats = self.weight_step(batch, ctx)
+        with torch.no_grad():
+            logits = self.forward(batch.x_valid, ctx)
+            loss = self.loss(logits, batch.y_valid, batch.idx_valid, "valid", ctx)
+        stats.update(valid_loss=loss.detach(), valid_acc=accuracy(logits, batch.y_valid))
+        return stats
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
         super().__init__(config, seed)

@@ -35,6 +35,10 @@ class RandomSearch(SearchMethod):
     deviations: ClassVar[tuple[str, ...]] = ()
     Config = RandomSearchConfig
     trains_supernet = False
+    deviations = (
+        "A single uniformly random cell per seed (chance level), not the weight-sharing random search "
+        "with a trained supernet (RSPS) of Li & Talwalkar; the shared settings are unused.",
+    )
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
         super().__init__(config, seed)

@@ -19,21 +19,15 @@ from typing import Any
 
 import torch
 
-from nasbench_sd.config import RunConfig, SearchConfig
+from nasbench_sd.config import RunConfig
 from nasbench_sd.errors import RunError
 from nasbench_sd.io import directory_lock, ensure_writable_dir
 from nasbench_sd.methods import SearchContext, SearchMethod, create_method
-from nasbench_sd.search.hessian import dominant_eigenvalue
+from nasbench_sd.search.hessian import top_hessian_eigenvalue
 from nasbench_sd.search.progress import Progress
 from nasbench_sd.search.rundir import RunDir
+from nasbench_sd.search.schedule import cosine_lr
 from nasbench_sd.seeding import derive_seed
-
-
-def cosine_lr(s: SearchConfig, epoch: int, step: int, steps: int) -> float:
-    """Weight learning rate at (epoch, step): cosine from w_lr to w_lr_min over
-    all epochs, updated every step (the NB201 reference schedule)."""
-    t = (epoch + step / steps) / s.epochs
-    return s.w_lr_min + 0.5 * (s.w_lr - s.w_lr_min) * (1.0 + math.cos(math.pi * t))
 
 
 def run_search(cfg: RunConfig, out: str | Path, data_root: str | Path | None = None, resume: bool = False,
@@ -100,11 +94,12 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
     steps_done = 0
     for epoch in range(start_epoch, s.epochs):
         ctx.epoch, t0, sums, n_seen = epoch, time.perf_counter(), defaultdict(float), 0
+        ctx.lr = cosine_lr(s, epoch)  # once per epoch, as the NB201 reference
+        for group in w_opt.param_groups:
+            group["lr"] = ctx.lr
         method.on_epoch_start(ctx)
         for batch in loader:
-            ctx.step, ctx.lr = batch.step, cosine_lr(s, epoch, batch.step, len(loader))
-            for group in w_opt.param_groups:
-                group["lr"] = ctx.lr
+            ctx.step = batch.step
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp == "bf16"):
                 stats = method.step(batch, ctx)
             _check_finite(stats, method, epoch, batch.step, run)
@@ -169,10 +164,9 @@ def _hessian(method: SearchMethod, net, data, cfg: RunConfig) -> float:
         weights, active = method.edge_weights(training=False)
         return torch.nn.functional.cross_entropy(net(x, weights, active), y)
 
-    gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "hessian"))
     buffers = {k: v.clone() for k, v in net.state_dict().items() if k not in dict(net.named_parameters())}
     try:
-        return dominant_eigenvalue(loss, method.arch_parameters()[:1], s.hessian_iters, gen)
+        return top_hessian_eigenvalue(loss, method.arch_parameters()[0])
     finally:  # the diagnostic must not change the run: restore BN running statistics
         net.load_state_dict(buffers, strict=False)
 

@@ -32,6 +32,7 @@ from nasbench_sd.config import CPU, PAPER, SearchConfig
 from nasbench_sd.data.loader import StepBatch
 from nasbench_sd.methods.base import MethodConfig, SearchContext, SearchMethod
 from nasbench_sd.methods.registry import get_method, list_methods
+from nasbench_sd.search.schedule import cosine_lr
 from nasbench_sd.seeding import derive_seed
 
 MethodLike = str | type[SearchMethod]
@@ -71,7 +72,7 @@ class Harness:
     visits them in an order that depends only on the epoch. The network is a
     :class:`~nasbench_sd.nn.supernet.SuperNet` initialised from the stream
     ``"weights-init"``; the weight optimiser is SGD as in the search loop with
-    the loop's per-step cosine learning rate. ``overrides`` change the
+    the loop's per-epoch cosine learning rate. ``overrides`` change the
     method's default config; with ``contract=True`` the class's
     ``contract_overrides`` are applied first.
     """
@@ -138,9 +139,7 @@ class Harness:
             ctx.epoch = self.epoch
             self.method.on_epoch_start(ctx)
             for step in range(self.steps_per_epoch):
-                t = (self.epoch + step / self.steps_per_epoch) / s.epochs
-                ctx.step = step
-                ctx.lr = s.w_lr_min + 0.5 * (s.w_lr - s.w_lr_min) * (1.0 + math.cos(math.pi * t))
+                ctx.step, ctx.lr = step, cosine_lr(s, self.epoch)
                 for group in ctx.w_optimizer.param_groups:
                     group["lr"] = ctx.lr
                 stats = self.method.step(self.batch(self.epoch, step), ctx)

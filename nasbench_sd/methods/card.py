@@ -1,0 +1,56 @@
+"""A method's protocol card: every setting of its ``paper`` preset, the value,
+where the value comes from, and every known deviation from the published
+protocol with its reason (``nasbench-sd methods --show NAME``).
+
+Sources: a method's own fields and the shared settings its paper changes
+(``preset_search_overrides("paper")``) cite the method's ``sources``; the
+other shared settings cite :data:`nasbench_sd.config.SEARCH_SOURCES`. A value
+without a source says so ("not stated").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+NOT_STATED = "not stated"
+
+
+def protocol_card(name: str) -> dict[str, Any]:
+    """The card of method ``name`` as plain data (raises UserError for an unknown name)."""
+    from nasbench_sd.config import SEARCH_SOURCES, build_run_config
+    from nasbench_sd.methods.registry import get_method
+
+    cls = get_method(name)
+    cfg = build_run_config(name, "paper", 0)
+    own_search = set(cls.preset_search_overrides("paper"))
+    settings = []
+    for f in dataclasses.fields(cfg.search):
+        table = cls.sources if f.name in own_search else SEARCH_SOURCES
+        settings.append({"key": f.name, "value": getattr(cfg.search, f.name),
+                         "source": table.get(f.name, NOT_STATED), "method_specific": f.name in own_search})
+    for f in dataclasses.fields(cfg.method_config):
+        settings.append({"key": f"method.{f.name}", "value": getattr(cfg.method_config, f.name),
+                         "source": cls.sources.get(f.name, NOT_STATED), "method_specific": True})
+    return {"method": name, "description": cls.description, "paper": cls.paper, "preset": "paper",
+            "settings": settings, "deviations": list(cls.deviations)}
+
+
+def format_card(card: dict[str, Any]) -> str:
+    """The card as aligned text: one line per setting, then the deviations."""
+    lines = [f"{card['method']}: {card['description']}", f"paper: {card['paper'] or NOT_STATED}",
+             f"settings under the `{card['preset']}` preset (value  source; * = set by the method's paper):"]
+    width = max(len(s["key"]) for s in card["settings"]) + 2
+    vwidth = max(len(_show(s["value"])) for s in card["settings"]) + 2
+    for s in card["settings"]:
+        mark = "*" if s["method_specific"] else " "
+        lines.append(f" {mark}{s['key']:<{width}}{_show(s['value']):<{vwidth}}{s['source']}")
+    lines.append("known deviations from the published protocol:")
+    lines += [f"  - {d}" for d in card["deviations"]] or ["  (none recorded)"]
+    return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
