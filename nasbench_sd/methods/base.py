@@ -91,7 +91,8 @@ class SearchMethod(abc.ABC):
 
     ``ablation``
         Config overrides that switch the method's own term off
-        (e.g. ``{"lam": 0.0}`` for SD-DARTS), or ``None``.
+        (e.g. ``{"lam": 0.0, "order": "weights-first"}`` for SD-DARTS), or
+        ``None``; undoing any one of them must change the update.
     ``ablation_equals``
         Name of the method that the ablated configuration must equal step for
         step (e.g. ``"darts-v1"``), or ``None``.
