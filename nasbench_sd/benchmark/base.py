@@ -2,7 +2,7 @@
 
 A search derives a cell; the benchmark answers what that cell's evaluation
 network scored when the benchmark authors trained it. The six figures of the
-SD-DARTS paper's Table 4 are (NB201-PROTOCOL.md, "Querying the benchmark"):
+SD-DARTS paper's Table 4 are (the NB201 paper's protocol; README, "Look up a cell"):
 
 =================  ===============  ==========  ==================================
 column             NB201 data set   metric      meaning

@@ -4,7 +4,7 @@
   valid) accuracy of the cell derived after each epoch, one panel per data set,
   mean ± std band per group; groups without per-epoch records (``random``) are
   drawn as a level: a horizontal line at their final mean with a ± std band;
-* ``hessian``: dominant Hessian eigenvalue of the validation loss w.r.t. alpha
+* ``hessian``: largest eigenvalue of the exact Hessian of the validation loss w.r.t. alpha
   per epoch (SD-DARTS Fig. 2), when the runs recorded it;
 * ``op-probs-<group>``: op probabilities per edge over epochs (seed average);
 * ``param-free``: number of parameter-free ops in the derived cell per epoch.
@@ -237,7 +237,7 @@ def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None
     folder = ensure_writable_dir(out)
     paths = plot_accuracy(groups, folder, split, levels)
     paths += _single(groups, folder, "hessian", lambda r: r.get("hessian_eig"),
-                     r"dominant eigenvalue of $\nabla^2_\alpha \mathcal{L}_\mathrm{valid}$",
+                     r"largest eigenvalue of $\nabla^2_\alpha \mathcal{L}_\mathrm{valid}$",
                      "Sharpness of the supernet (SD-DARTS Fig. 2)")
     paths += _single(groups, folder, "param-free", lambda r: r.get("num_parameter_free"),
                      "parameter-free ops in derived cell (of 6)",

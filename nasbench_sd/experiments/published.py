@@ -1,7 +1,6 @@
 """Published NAS-Bench-201 numbers: the SD-DARTS paper's Table 4, and rows from other sources.
 
-Copied from docs/SD-DARTS.md ("NAS-Bench-201 results (Table 4)"): Zhu, Li,
-Liu, Wang, "Improving Differentiable Architecture Search via
+Copied from Table 4 of Zhu, Li, Liu, Wang, "Improving Differentiable Architecture Search via
 Self-Distillation", Neural Networks 2023, arXiv 2302.05629 (v2). Searched on
 CIFAR-10, the one genotype queried on all three data sets; accuracy in %, mean
 ± std over the paper's search runs (the paper does not restate n per row).

@@ -4,7 +4,8 @@ Per step the method gets a train batch and a valid batch (see
 :mod:`nasbench_sd.methods.base` for the call protocol). After each epoch the
 loop records supernet losses/accuracies, the derived cell and its six
 benchmark figures, the number of parameter-free ops, the op probabilities,
-optionally the dominant Hessian eigenvalue, and wall time; then it writes a
+optionally the largest eigenvalue of the exact Hessian of the valid loss
+w.r.t. alpha, and wall time; then it writes a
 checkpoint. A killed run resumes from the last finished epoch and ends exactly
 where an uninterrupted run ends (on CPU).
 """
