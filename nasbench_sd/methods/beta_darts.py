@@ -93,8 +93,7 @@ class BetaDarts(DartsV1):
                  "last 25k architecture",
     }
     deviations: ClassVar[tuple[str, ...]] = (
-        "Weight learning rate: cosine per step (toolkit) instead of per epoch, and the valid half is visited "
-        "in order instead of one random valid batch per step (with replacement).",
+        "The valid half is visited in order instead of one random valid batch per step (with replacement).",
         "The NB201 table's search data set (CIFAR-10, cell transferred to CIFAR-100/ImageNet16-120) is "
         "recalled from the paper, not confirmed.",
     )
