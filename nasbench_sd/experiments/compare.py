@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Search settings that change no result (diagnostics): rows may differ in them.
-DIAGNOSTICS = ("hessian_every", "hessian_iters", "hessian_samples")
+from nasbench_sd.config import DIAGNOSTICS  # settings that change no result: rows may differ in them
+
 #: Correction methods for ``--correction``.
 CORRECTIONS = ("none", "holm")
 

@@ -39,7 +39,6 @@ DRNAS_FAMILY_SOURCES = {
 }
 #: Deviations shared by the methods ported from the DrNAS NB201 code.
 DRNAS_FAMILY_DEVIATIONS = (
-    "weight learning rate: cosine updated every step (toolkit loop) instead of once per epoch (reference)",
     "valid batches: one shuffled pass per epoch in step with the train batches; the reference draws "
     "each valid batch at random (next(iter(valid_queue)))",
     "split darts-half exists for CIFAR only: search ImageNet16-120 with `--set split=official`",

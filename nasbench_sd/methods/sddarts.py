@@ -102,8 +102,8 @@ class SDDarts(DartsV1):
     Step statistics: ``train_loss``/``valid_loss`` stay the cross-entropy (as
     for the other methods); ``kd_train``/``kd_valid`` are the KL terms
     (before ``lam``, reported from the warm-up on, also when ``lam = 0``).
-    :meth:`step` follows ``order``: ``arch-first`` (Algorithm 1, the default)
-    or ``weights-first``. With ``lam = 0`` (or ``warmup >= epochs``) the updates
+    :meth:`arch_first` follows ``order``: ``arch-first`` (Algorithm 1, the
+    default) or ``weights-first``. With ``lam = 0`` (or ``warmup >= epochs``) the updates
     equal first-order DARTS in the same order bit for bit: DARTS-V1 itself
     under ``weights-first``. The teacher store is part of :meth:`state_dict`.
     """
@@ -145,13 +145,9 @@ class SDDarts(DartsV1):
             return SDDartsConfig()
         return SDDartsConfig(warmup=cls.scale_epochs(25, epochs), K=cls.scale_epochs(2, epochs, minimum=1))
 
-    def step(self, batch, ctx: SearchContext) -> dict[str, float]:
-        """Arch step then weight step (``arch-first``) or the DARTS-V1 order."""
-        if self.config.order == "weights-first":
-            return super().step(batch, ctx)
-        stats = self.arch_step(batch, ctx)
-        stats.update(self.weight_step(batch, ctx))
-        return stats
+    def arch_first(self) -> bool:
+        """``order=arch-first`` (Algorithm 1): the arch step before the weight step."""
+        return self.config.order == "arch-first"
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
         super().__init__(config, seed)
