@@ -9,6 +9,7 @@ below are imported from their modules on first use.
   uint8 images [N,3,H,W], int64 labels.
 * :data:`DATASETS`, :data:`SPLIT_PROTOCOLS`, :func:`search_split` - which samples train weights / alphas.
 * :func:`load_search_data` -> :class:`SearchData`; :class:`SearchLoader` yields :class:`StepBatch`.
+* :class:`BatchSource` (``SearchLoader.extra_batches()``): more batches of a half for methods that need them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ _EXPORTS = {
     "SearchData": "search_data",
     "load_search_data": "search_data",
     "SearchLoader": "loader",
+    "BatchSource": "extra",
+    "ExtraBatch": "extra",
     "StepBatch": "loader",
     "STREAM_TRAIN_ORDER": "loader",
     "STREAM_VALID_ORDER": "loader",
@@ -47,10 +50,12 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BatchSource",
     "DATASETS",
     "DATA_ROOT_ENV",
     "DEFAULT_DATA_ROOT",
     "DatasetInfo",
+    "ExtraBatch",
     "SPLIT_PROTOCOLS",
     "STREAM_AUGMENT",
     "STREAM_TRAIN_ORDER",
@@ -80,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from nasbench_sd.data.augment import crop_flip, normalize, random_crop_flip
     from nasbench_sd.data.cifar import read_cifar10, read_cifar100
     from nasbench_sd.data.datasets import DATASETS, DatasetInfo, canonical_dataset, dataset_info
+    from nasbench_sd.data.extra import BatchSource, ExtraBatch
     from nasbench_sd.data.imagenet16 import read_imagenet16
     from nasbench_sd.data.loader import (
         STREAM_AUGMENT,

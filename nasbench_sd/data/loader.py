@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from nasbench_sd.data.augment import normalize, random_crop_flip
+from nasbench_sd.data.extra import BatchSource
 from nasbench_sd.data.search_data import SearchData, load_search_data
 from nasbench_sd.errors import UserError
 from nasbench_sd.seeding import derive_seed
@@ -136,6 +137,13 @@ class SearchLoader:
         cycles = [torch.randperm(m, generator=self._valid_order) for _ in range(math.ceil(n / m))]
         valid_perm = torch.cat(cycles)[:n]
         return train_perm.to(self.device), valid_perm.to(self.device)
+
+    def extra_batches(self) -> BatchSource:
+        """A :class:`~nasbench_sd.data.extra.BatchSource` over this loader's (device-resident)
+        halves with its normalisation and crop padding, for methods that need more
+        batches than a step's pair. It shares the tensors and draws only from the
+        generators its callers pass: this loader's batches are unchanged."""
+        return BatchSource({"train": self._train, "valid": self._valid}, self._mean, self._std, self.data.padding)
 
     def _make_batch(self, ti: torch.Tensor, vi: torch.Tensor, step: int) -> StepBatch:
         pad = self.data.padding

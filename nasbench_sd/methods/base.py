@@ -21,7 +21,8 @@ Call protocol (in this order)::
         state = method.state_dict()              # into the checkpoint
 
 ``ctx`` is a :class:`SearchContext`: the network, the weight optimiser, the
-learning rate of this step, the device and sizes. Methods must draw random
+learning rate of this step, the device and sizes, and ``ctx.batches`` for
+methods that need more data than the step's two batches. Methods must draw random
 numbers only from generators they own (seeded from ``seed``) so that CPU runs
 are deterministic and resumable.
 
@@ -36,13 +37,16 @@ from __future__ import annotations
 import abc
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from nasbench_sd.cells import NUM_EDGES, NUM_OPS, Cell
 from nasbench_sd.seeding import derive_seed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nasbench_sd.data.extra import BatchSource
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,11 @@ class SearchContext:
     step: int = 0
     #: Learning rate of the weight optimiser at this step (already applied to it).
     lr: float = 0.0
+    #: More batches of either half beyond the step's pair (iDARTS's extra train batches,
+    #: RSPS's 512-image valid batches): ``ctx.batches.draw("train", 64, my_generator, augment=True)``.
+    #: Draws come only from the generator the method passes (which it owns and saves in
+    #: ``state_dict``); see :mod:`nasbench_sd.data.extra` for sampling and augmentation.
+    batches: BatchSource | None = None
 
     @property
     def epochs(self) -> int:
@@ -99,6 +108,11 @@ class SearchMethod(abc.ABC):
     ``trains_supernet``
         ``False`` for methods that pick a cell without training (random search);
         the loop then runs no steps.
+    ``has_arch_parameters``
+        ``False`` for methods that train the supernet without architecture
+        parameters (RSPS: uniformly sampled paths, the cell chosen by
+        evaluation); ``arch_parameters()`` is then empty, and the contract
+        checks the weights instead of the architecture.
     ``contract_overrides``
         Config overrides under which the method's own term is active from the
         first step of a 3-epoch toy run (e.g. ``{"warmup": 0}`` for SD-DARTS);
@@ -121,6 +135,7 @@ class SearchMethod(abc.ABC):
     ablation: ClassVar[dict[str, Any] | None] = None
     ablation_equals: ClassVar[str | None] = None
     trains_supernet: ClassVar[bool] = True
+    has_arch_parameters: ClassVar[bool] = True
     contract_overrides: ClassVar[dict[str, Any]] = {}
     sources: ClassVar[dict[str, str]] = {}
     deviations: ClassVar[tuple[str, ...]] = ()

@@ -77,7 +77,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
     network = torch.compile(net) if s.compile else net  # `net` keeps the plain state_dict keys
     ctx = SearchContext(network=network, w_optimizer=w_opt, device=device, search=s, steps_per_epoch=len(loader),
                         num_classes=data.num_classes, num_train_keys=int(data.train_index.max()) + 1,
-                        num_valid_keys=int(data.valid_index.max()) + 1)
+                        num_valid_keys=int(data.valid_index.max()) + 1, batches=loader.extra_batches())
     method.setup(ctx)
     records: list[dict[str, Any]] = []
     start_epoch, elapsed_before = 0, 0.0
