@@ -29,6 +29,7 @@ import torch
 
 from nasbench_sd.cells import Cell
 from nasbench_sd.config import CPU, PAPER, SearchConfig
+from nasbench_sd.data.extra import BatchSource
 from nasbench_sd.data.loader import StepBatch
 from nasbench_sd.methods.base import MethodConfig, SearchContext, SearchMethod
 from nasbench_sd.methods.registry import get_method, list_methods
@@ -69,7 +70,9 @@ class Harness:
 
     Random images (``image_size``², ``steps_per_epoch * batch_size`` samples
     per half, dataset indices spread over ``2 n`` keys) are fixed; each epoch
-    visits them in an order that depends only on the epoch. The network is a
+    visits them in an order that depends only on the epoch; ``ctx.batches``
+    serves extra batches of the same images (already normalised; crop padding 1).
+    The network is a
     :class:`~nasbench_sd.nn.supernet.SuperNet` initialised from the stream
     ``"weights-init"``; the weight optimiser is SGD as in the search loop with
     the loop's per-epoch cosine learning rate. ``overrides`` change the
@@ -105,7 +108,8 @@ class Harness:
                               nesterov=s.w_nesterov and s.w_momentum > 0, weight_decay=s.w_weight_decay)
         self.ctx = SearchContext(network=net, w_optimizer=opt, device=torch.device("cpu"), search=s,
                                  steps_per_epoch=steps_per_epoch, num_classes=num_classes,
-                                 num_train_keys=2 * n, num_valid_keys=2 * n)
+                                 num_train_keys=2 * n, num_valid_keys=2 * n,
+                                 batches=BatchSource(self.data, padding=1))
         self.method.setup(self.ctx)
 
     def batch(self, epoch: int, step: int) -> ToyBatch:
@@ -261,8 +265,8 @@ def check_step_stats(method: MethodLike) -> str | None:
 @_one_thread
 def check_edge_weights(method: MethodLike) -> str | None:
     """``edge_weights(training=False)`` (plots, the loop's Hessian diagnostic) is a
-    [6, 5] tensor that is reproducible, draws no random numbers and is
-    twice differentiable w.r.t. the first arch parameter."""
+    [6, 5] tensor that is reproducible, draws no random numbers and (for methods
+    with architecture parameters) is twice differentiable w.r.t. the first one."""
     cls = method_class(method)
     if not cls.trains_supernet:
         return f"{_name(cls)} trains no supernet: drives no supernet"
@@ -277,6 +281,8 @@ def check_edge_weights(method: MethodLike) -> str | None:
     assert w1.shape == (6, 5) and torch.isfinite(w1).all(), f"{_name(cls)}: edge_weights gave {tuple(w1.shape)}"
     assert torch.equal(w1, w2) and (a1 is None) == (a2 is None) and (a1 is None or torch.equal(a1, a2)), \
         f"{_name(cls)}: edge_weights(training=False) is not reproducible"
+    if not cls.has_arch_parameters:
+        return None
     b = h.batch(0, 0)
     loss = torch.nn.functional.cross_entropy(h.ctx.network(b.x_valid, w1, a1), b.y_valid)
     alpha = h.method.arch_parameters()[0]
@@ -293,6 +299,9 @@ def check_arch_gradients(method: MethodLike) -> str | None:
         return f"{_name(cls)} trains no supernet: no architecture parameters"
     h = Harness(cls)
     before = h.arch()
+    if not cls.has_arch_parameters:
+        assert not before, f"{_name(cls)} declares has_arch_parameters = False but arch_parameters() is not empty"
+        return f"{_name(cls)} has no architecture parameters (has_arch_parameters = False)"
     assert before, f"{_name(cls)}.arch_parameters() is empty"
     h.run(max_steps=1)
     for i, (p, old) in enumerate(zip(h.method.arch_parameters(), before)):
@@ -348,7 +357,8 @@ def check_state_roundtrip(method: MethodLike) -> str | None:
 @_one_thread
 def check_deterministic(method: MethodLike) -> str | None:
     """Same seed -> identical CPU runs (whatever the global torch RNG);
-    another seed -> other arch parameters (or another cell for non-training methods)."""
+    another seed -> other arch parameters (other weights for methods without
+    architecture parameters; another cell for non-training methods)."""
     cls = method_class(method)
     if not cls.trains_supernet:
         cells = [Harness(cls, seed=s).method.genotype() for s in (0, 0, 1, 2, 3, 4, 5, 6, 7)]
@@ -363,6 +373,10 @@ def check_deterministic(method: MethodLike) -> str | None:
     diff = _first_mismatch(traces[0], traces[1])
     assert diff is None, f"{_name(cls)}: two runs with seed 0 differ: {diff} (a draw from the global RNG?)"
     other = Harness(cls, seed=1).run(until=1)
+    if not cls.has_arch_parameters:
+        assert not _equal(other[-1].network, traces[0][-1].network), \
+            f"{_name(cls)}: seeds 0 and 1 give the same network"
+        return None
     assert not _equal(other[-1].arch, traces[0][-1].arch), f"{_name(cls)}: seeds 0 and 1 give the same arch"
     return None
 
@@ -372,15 +386,18 @@ def check_own_term(method: MethodLike) -> str | None:
     """With ``ablation`` the method equals ``ablation_equals`` step for step, and
     undoing any ONE of the ablation's settings that is not already at its
     default changes alpha (so a setting that changes the update, e.g. an update
-    order, cannot hide a dead term); with no ablation declared the arch step
-    must move the arch."""
+    order, cannot hide a dead term); with no ablation declared the step must
+    move the arch (the weights, for methods without architecture parameters)."""
     cls = method_class(method)
     if not cls.trains_supernet:
         return f"{_name(cls)} trains no supernet: no own term"
     if cls.ablation is None:
         h = Harness(cls)
-        before = h.arch()
+        before = h.network() if not cls.has_arch_parameters else h.arch()
         h.run(max_steps=1)
+        if not cls.has_arch_parameters:
+            assert not _equal(h.network(), before), f"{_name(cls)}: the step leaves the network unchanged"
+            return None
         assert not _equal(h.arch(), before), f"{_name(cls)}: the step leaves the arch parameters unchanged"
         return None
     ablated = Harness(cls, overrides=cls.ablation).run(until=2)
