@@ -30,6 +30,8 @@ BUILTINS: dict[str, str] = {
     "snas": "nasbench_sd.methods.snas:SNAS",
     "dsnas": "nasbench_sd.methods.dsnas:DSNAS",
     "drnas": "nasbench_sd.methods.drnas:DrNAS",
+    "idarts": "nasbench_sd.methods.idarts:IDarts",
+    "rsps": "nasbench_sd.methods.rsps:RSPS",
 }
 
 _sources: dict[str, str] | None = None  # name -> "module:Class" or "<registered>"
