@@ -169,6 +169,16 @@ def test_notebook_step_moves_weights_by_minus_r_times_the_neumann_terms_and_sets
     torch.testing.assert_close(m.alpha.grad, g_alpha - 0.05 * mixed, rtol=1e-4, atol=1e-9)
 
 
+def test_finite_difference_hvp_option_agrees_with_double_backward():
+    grads = []
+    for hvp in ("exact", "finite-difference"):
+        net, ctx, m, b = _double_setup("paper", hvp=hvp, fd_radius=1e-6)
+        m.implicit_arch_step(b, ctx, (b.x_train, b.y_train, b.idx_train), residual=False)
+        grads.append(m.alpha.grad.clone())
+    assert grads[0].abs().max() > 1e-3
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-7)
+
+
 @pytest.mark.parametrize("overrides, weight_steps", [
     ({"inner_steps": 3}, 3), ({"inner_steps": 1}, 1), ({"mode": "notebook"}, 0),
 ])
@@ -200,12 +210,14 @@ def test_presets():
     assert build_run_config("idarts", "paper", 0, {"epochs": "5"}).method_config == IDartsConfig()
     cpu = build_run_config("idarts", "cpu", 0)
     assert cpu.search.epochs == 10 and cpu.search.w_lr == 0.01 and cpu.search.channels == 8
+    assert cpu.method_config == IDartsConfig(hvp="finite-difference")
     fields = {f.name for f in dataclasses.fields(IDartsConfig)} | set(IDarts.preset_search_overrides("paper"))
     assert set(IDarts.sources) <= fields and set(IDarts.preset_search_overrides("paper")) <= set(IDarts.sources)
 
 
-@pytest.mark.parametrize("bad", [{"mode": "x"}, {"inner_steps": 0}, {"neumann_terms": -1}, {"fd_radius": 0.0},
-                                 {"mode": "notebook", "inner_steps": 4}, {"mode": "notebook", "implicit": False}])
+@pytest.mark.parametrize("bad", [{"mode": "x"}, {"hvp": "x"}, {"inner_steps": 0}, {"neumann_terms": -1},
+                                 {"fd_radius": 0.0}, {"mode": "notebook", "inner_steps": 4},
+                                 {"mode": "notebook", "implicit": False}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(UserError):
         IDartsConfig(**bad)
