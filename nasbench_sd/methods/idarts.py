@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch.func import functional_call
@@ -150,7 +150,7 @@ class IDarts(ArchParamMethod):
     Config = IDartsConfig
     ablation = {"inner_steps": 1, "implicit": False}
     ablation_equals = "darts-v1"
-    sources = {
+    sources: ClassVar[dict[str, str]] = {
         "mode": "METHODS.md 4: paper = the ICML 2021 algorithm (iDARTS repo NAS-Bench-1Shot1-codes/optimizers/"
                 f"idarts_v2/architect_hess.py); notebook = {_NB}",
         "inner_steps": f"{_NB}: saved run named T1_K2",
@@ -162,7 +162,7 @@ class IDarts(ArchParamMethod):
         "w_lr": "miaozhang0525/iDARTS NAS_Bench201_codes/configs/nas-benchmark/algos/DARTS.config: LR 0.01 "
                 "(cosine to 0.001 per iteration, as the notebook's log shows)",
     }
-    deviations = (
+    deviations: ClassVar[tuple[str, ...]] = (
         "Default mode is the paper's algorithm; the published NB201 figures were plausibly produced by the "
         "notebook (mode=notebook), whose weights are trained only by the finite-difference residual.",
         "The notebook's inner loop (range(4)) steps a deep-copied optimiser and changes nothing; notebook mode "

@@ -11,7 +11,7 @@ method, which draws one cell without training (the chance floor).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -91,8 +91,8 @@ class RSPS(SearchMethod):
              "(NB201 version: Dong, Yang. NAS-Bench-201. ICLR 2020)")
     Config = RSPSConfig
     has_arch_parameters = False
-    sources = SOURCES
-    deviations = (
+    sources: ClassVar[dict[str, str]] = SOURCES
+    deviations: ClassVar[tuple[str, ...]] = (
         "The result is the cell selected after the last epoch; the reference selects once more after training "
         "(a fresh draw of candidates on the same network: the same procedure, other random numbers).",
         "Random numbers come from the method's own torch generators (the reference uses Python's global "
