@@ -18,7 +18,14 @@ from nasbench_sd.methods.rsps import RSPS, RSPSConfig, sample_ops
 from nasbench_sd.nn.supernet import SearchCell
 from nasbench_sd.search import run_search
 from nasbench_sd.search.rundir import RunDir
-from nasbench_sd.testing import Harness, toy_search_config
+from nasbench_sd.testing import (
+    Harness,
+    check_arch_gradients,
+    check_deterministic,
+    check_own_term,
+    check_state_roundtrip,
+    toy_search_config,
+)
 from nasbench_sd.testing.contract import single_thread
 from searchkit import tiny_config, tiny_data
 
@@ -163,3 +170,55 @@ def test_search_through_the_loop_resumes_exactly(method, tmp_path):
     records = strip(RunDir(tmp_path / "full").metrics())
     assert records == strip(RunDir(tmp_path / "cut").metrics()) and len(records) == 2
     assert all(r["valid_acc"] >= 0 for r in records)
+
+
+# -- the contract catches broken methods without architecture parameters ---------------------------------
+class LazyRSPS(RSPS):
+    """Reports statistics but never trains."""
+
+    name = "broken-lazy-rsps"
+
+    def step(self, batch, ctx):
+        zero = torch.zeros(())
+        return {"train_loss": zero, "train_acc": zero, "valid_loss": zero, "valid_acc": zero}
+
+
+class GlobalRngRSPS(RSPS):
+    """Samples paths from torch's global RNG."""
+
+    name = "broken-global-rng-rsps"
+
+    def edge_weights(self, training=True):
+        if not training:
+            return super().edge_weights(training)
+        ops = torch.randint(0, NUM_OPS, (NUM_EDGES,))
+        return torch.nn.functional.one_hot(ops, NUM_OPS).float(), ops
+
+
+class ForgetfulRSPS(RSPS):
+    """Does not save its path generator."""
+
+    name = "broken-forgetful-rsps"
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["path_rng"] = torch.Generator().manual_seed(0).get_state()
+        return state
+
+
+class ArchRSPS(RSPS):
+    """Declares no architecture parameters but reports some."""
+
+    name = "broken-arch-rsps"
+
+    def arch_parameters(self):
+        return [torch.zeros(6, 5, requires_grad=True)]
+
+
+@pytest.mark.parametrize("broken, check", [
+    (LazyRSPS, check_own_term), (GlobalRngRSPS, check_deterministic), (ForgetfulRSPS, check_state_roundtrip),
+    (ArchRSPS, check_arch_gradients),
+], ids=["lazy", "global-rng", "forgetful", "arch"])
+def test_contract_catches_broken_arch_free_methods(broken, check):
+    with pytest.raises(AssertionError):
+        check(broken)
