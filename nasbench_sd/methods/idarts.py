@@ -43,8 +43,8 @@ class IDartsConfig(MethodConfig):
     implicit: bool = True  # the Hessian term; False = first-order DARTS arch gradient
     fd_radius: float = 0.01  # r of the finite differences, R = r / ||v|| (notebook: r = 1e-2)
     # Hessian-vector products: exact (double back-propagation, as the notebook's autograd.grad(create_graph))
-    # | finite-difference ((grad_w L(w + R u) - grad_w L(w - R u)) / 2R, R = fd_radius / ||u||; about 2.5x
-    # cheaper on CPU, used by the cpu preset)
+    # | finite-difference ((grad_w L(w + R u) - grad_w L(w - R u)) / 2R, R = fd_radius / ||u||; about 2x
+    # cheaper per product on CPU, used by the cpu preset)
     hvp: str = "exact"
 
     def __post_init__(self) -> None:
@@ -124,8 +124,9 @@ class IDarts(ArchParamMethod):
          train batch, the others on extra train batches;
       2. ``v = grad_w L_val``, ``g_alpha = grad_alpha L_val`` on the valid batch;
       3. on one extra train batch: ``s = sum_{k<=K} (I - gamma H)^k v`` (Hessian-vector
-         products by double back-propagation, or by finite differences with ``hvp``) and the mixed term ``m`` by central
-         finite differences at ``w +- R s``, ``R = r / ||v||`` (:func:`implicit_hypergradient`);
+         products by double back-propagation, or by finite differences: ``hvp``) and the
+         mixed term ``m`` by central finite differences at ``w +- R s``, ``R = r / ||v||``
+         (:func:`implicit_hypergradient`);
       4. ``alpha.grad = g_alpha - gamma m``; Adam step. The weights are exactly as after 1.
     With ``inner_steps=1, implicit=False`` (the ``ablation``) this is DARTS-V1 step for step.
 
@@ -175,7 +176,7 @@ class IDarts(ArchParamMethod):
         "gradient of the weight loss, which is then discarded).",
         "The cpu preset keeps the cpu search settings (10 epochs, C=8, N=1, 768 samples) but uses the paper's "
         "weight learning rate 0.01, and computes the Hessian-vector products by finite differences (hvp="
-        "finite-difference: about 2.5x cheaper than double back-propagation on CPU) to keep a cpu search short.",
+        "finite-difference: about 2x cheaper than double back-propagation on CPU) to keep a cpu search short.",
     )
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
