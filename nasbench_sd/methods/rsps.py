@@ -127,7 +127,8 @@ class RSPS(SearchMethod):
 
     def step(self, batch, ctx: SearchContext) -> dict[str, float]:
         net, dev = ctx.network, batch.x_train.device
-        weights, ops = (t.to(dev) for t in self.edge_weights(training=True))
+        weights, ops = self.edge_weights(training=True)  # op ids stay on the host (the supernet reads them there)
+        weights = weights.to(dev)
         ctx.w_optimizer.zero_grad(set_to_none=True)
         logits = net(batch.x_train, weights, ops)
         loss = F.cross_entropy(logits, batch.y_train)
@@ -159,7 +160,7 @@ class RSPS(SearchMethod):
                 scores = []
                 for ops, b in zip(cells, batches):
                     dev = b.x.device
-                    logits = net(b.x, one_hot_weights(ops).to(dev), ops.to(dev))
+                    logits = net(b.x, one_hot_weights(ops).to(dev), ops)
                     scores.append((logits.argmax(1) == b.y).to(torch.float64).mean())
         finally:
             net.train(was_training)
