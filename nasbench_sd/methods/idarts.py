@@ -161,7 +161,7 @@ class IDarts(ArchParamMethod):
         "hvp": f"{_NB}: torch.autograd.grad(..., create_graph=True) (exact)",
         "epochs": f"{_NB}: saved log, Configure(... epochs=30 ...)",
         "w_lr": "miaozhang0525/iDARTS NAS_Bench201_codes/configs/nas-benchmark/algos/DARTS.config: LR 0.01 "
-                "(cosine to 0.001 per iteration, as the notebook's log shows)",
+                "(cosine to eta_min 0.001 with the xautodl scheduler, as the notebook's log shows)",
     }
     deviations: ClassVar[tuple[str, ...]] = (
         "Default mode is the paper's algorithm; the published NB201 figures were plausibly produced by the "
