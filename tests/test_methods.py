@@ -144,7 +144,8 @@ def test_gdas_hardwts_one_hot_in_value_with_gradient_to_alpha():
     m.tau = 0.7
     for _ in range(20):
         hardwts, index = m.edge_weights(training=True)
-        assert torch.equal(hardwts.detach(), F.one_hot(index, 5).float())
+        assert isinstance(index, tuple)  # host op ids: the supernet reads nothing from the device
+        assert torch.equal(hardwts.detach(), F.one_hot(torch.tensor(index), 5).float())
     net = SuperNet(4, 1, 10)
     x = torch.randn(8, 3, 8, 8)
     F.cross_entropy(net(x, hardwts, index), torch.arange(8)).backward()
@@ -157,7 +158,7 @@ def test_gdas_noise_comes_from_its_own_generator():
     wa = [a.edge_weights()[1] for _ in range(5)]
     torch.manual_seed(2)
     wb = [b.edge_weights()[1] for _ in range(5)]
-    assert same(wa, wb)
+    assert wa == wb
     state = a.gumbel_generator.get_state()
     a.edge_weights(training=False)  # plots / Hessian: no draw
     assert torch.equal(state, a.gumbel_generator.get_state())

@@ -15,7 +15,7 @@ Call protocol (in this order)::
     for epoch in range(start, epochs):
         method.on_epoch_start(ctx)               # ctx.epoch set; e.g. GDAS tau
         for batch in loader:                     # StepBatch: train + valid batch
-            stats = method.step(batch, ctx)      # one search step, returns floats
+            stats = method.step(batch, ctx)      # one search step: floats or 0-dim tensors
         method.on_epoch_end(ctx)                 # e.g. teachers roll over
         cell = method.genotype()                 # derived cell of this epoch
         state = method.state_dict()              # into the checkpoint
@@ -25,6 +25,16 @@ learning rate of this step, the device and sizes, and ``ctx.batches`` for
 methods that need more data than the step's two batches. Methods must draw random
 numbers only from generators they own (seeded from ``seed``) so that CPU runs
 are deterministic and resumable.
+
+Host reads: a method must not read tensors that live on the device
+(``float(t)``, ``t.item()``, ``t.tolist()``, ``bool(t)``, ``if t: ...``) inside
+``step`` / ``edge_weights(training=True)`` / ``objective``: each read makes the
+host wait for the GPU. Step statistics are returned as detached 0-dim tensors
+(``loss.detach()``, :func:`accuracy`); the loop adds them up on the device and
+reads them once per epoch. Tensors drawn from the method's own CPU generator
+may be read. A method whose forward structure depends on the device's values
+(GDAS: which op each edge runs) reads what it needs ONCE per step
+(``nasbench_sd.testing.hostreads`` counts this for every registered method).
 
 Most methods are DARTS-like: subclass :class:`ArchParamMethod`, which creates
 the 6x5 ``alpha`` (init 1e-3 * randn, NB201 reference), its Adam optimiser,
@@ -182,10 +192,11 @@ class SearchMethod(abc.ABC):
         """Called at the start of each epoch (``ctx.epoch`` is set)."""
 
     @abc.abstractmethod
-    def step(self, batch, ctx: SearchContext) -> dict[str, float]:
+    def step(self, batch, ctx: SearchContext) -> dict[str, float | torch.Tensor]:
         """One search step on ``batch`` (a StepBatch with a train and a valid
         half). Updates weights and architecture; returns scalar statistics,
-        at least ``train_loss``, ``train_acc``, ``valid_loss``, ``valid_acc``."""
+        at least ``train_loss``, ``train_acc``, ``valid_loss``, ``valid_acc``,
+        each a float or a detached 0-dim tensor (not read here: see above)."""
 
     def on_epoch_end(self, ctx: SearchContext) -> None:  # noqa: B027
         """Called at the end of each epoch, before the cell is derived."""
@@ -202,8 +213,12 @@ class SearchMethod(abc.ABC):
         """The architecture parameters (Hessian diagnostics use the first)."""
         return []
 
-    def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """What the supernet consumes: ([6,5] weights, optional [6] active ops)."""
+    def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, Any]:
+        """What the supernet consumes: ([6,5] weights, optional active ops).
+
+        The active ops (sampled methods) are 6 op ids, one per edge: a tuple of
+        ints (preferred: the supernet needs them on the host) or an integer
+        tensor (read by the supernet on every forward pass)."""
         raise NotImplementedError(f"{self.name} does not drive a supernet")
 
     @abc.abstractmethod
@@ -215,9 +230,10 @@ class SearchMethod(abc.ABC):
         """Restore :meth:`state_dict` (called after :meth:`setup`)."""
 
 
-def accuracy(logits: torch.Tensor, target: torch.Tensor) -> float:
-    """Top-1 accuracy in %."""
-    return float((logits.argmax(1) == target).float().mean()) * 100.0
+def accuracy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Top-1 accuracy in % as a detached 0-dim float64 tensor on the logits' device
+    (not read: equal to ``float(mean) * 100.0`` on the host, bit for bit)."""
+    return (logits.detach().argmax(1) == target).float().mean().to(torch.float64) * 100.0
 
 
 class ArchParamMethod(SearchMethod):
@@ -256,7 +272,7 @@ class ArchParamMethod(SearchMethod):
         return F.cross_entropy(logits, target)
 
     def objective(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
-                  ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+                  ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         """Forward pass and loss of the ``half`` batch within a step.
 
         Called exactly once per step and half, by :meth:`weight_step`
@@ -282,9 +298,9 @@ class ArchParamMethod(SearchMethod):
 
     def forward(self, x: torch.Tensor, ctx: SearchContext) -> torch.Tensor:
         weights, active = self.edge_weights(training=True)
-        return ctx.network(x, weights.to(x.device), None if active is None else active.to(x.device))
+        return ctx.network(x, weights.to(x.device), active)
 
-    def weight_step(self, batch, ctx: SearchContext) -> dict[str, float]:
+    def weight_step(self, batch, ctx: SearchContext) -> dict[str, Any]:
         """SGD step of the supernet weights on the train batch (grad-clipped)."""
         ctx.w_optimizer.zero_grad(set_to_none=True)
         loss, logits, extra = self.objective(batch.x_train, batch.y_train, batch.idx_train, "train", ctx)
@@ -292,16 +308,16 @@ class ArchParamMethod(SearchMethod):
         if ctx.search.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(ctx.network.parameters(), ctx.search.grad_clip)
         ctx.w_optimizer.step()
-        return {"train_loss": float(loss.detach()), "train_acc": accuracy(logits, batch.y_train), **extra}
+        return {"train_loss": loss.detach(), "train_acc": accuracy(logits, batch.y_train), **extra}
 
-    def arch_step(self, batch, ctx: SearchContext) -> dict[str, float]:
+    def arch_step(self, batch, ctx: SearchContext) -> dict[str, Any]:
         """First-order Adam step of the architecture on the valid batch."""
         assert self.a_optimizer is not None, "setup() was not called"
         self.a_optimizer.zero_grad(set_to_none=True)
         loss, logits, extra = self.objective(batch.x_valid, batch.y_valid, batch.idx_valid, "valid", ctx)
         loss.backward()
         self.a_optimizer.step()
-        return {"valid_loss": float(loss.detach()), "valid_acc": accuracy(logits, batch.y_valid), **extra}
+        return {"valid_loss": loss.detach(), "valid_acc": accuracy(logits, batch.y_valid), **extra}
 
     def arch_first(self) -> bool:
         """``True``: each step takes the arch step before the weight step (the
@@ -309,7 +325,7 @@ class ArchParamMethod(SearchMethod):
         (the NB201 reference order)."""
         return False
 
-    def step(self, batch, ctx: SearchContext) -> dict[str, float]:
+    def step(self, batch, ctx: SearchContext) -> dict[str, Any]:
         if self.arch_first():
             stats = self.arch_step(batch, ctx)
             stats.update(self.weight_step(batch, ctx))

@@ -62,16 +62,15 @@ def finite_difference_hvp(grad_at: Callable[[list[torch.Tensor]], list[torch.Ten
     ``grad_at(values)`` returns grad_alpha L at weights ``values``;
     R = epsilon / ||v|| and the result is
     ``(grad_at(w + R v) - grad_at(w - R v)) / (2 R)`` (DARTS, Eq. 8). ``w`` is
-    never modified. A zero ``v`` gives a zero product (``grad_at`` still
-    tells the shapes).
+    never modified. A zero ``v`` gives a zero product; that case is decided on
+    the device (``torch.where``), so the function never reads the device.
     """
     norm = torch.sqrt(sum((t.detach() * t.detach()).sum() for t in v))
-    if float(norm) == 0.0:
-        return [torch.zeros_like(g) for g in grad_at([t.detach() for t in w])]
-    r = epsilon / norm
+    zero = norm == 0.0  # decided on the device: no host read (the two passes then differ by nothing)
+    r = epsilon / torch.where(zero, torch.ones_like(norm), norm)
     plus = grad_at([p.detach() + r * d for p, d in zip(w, v)])
     minus = grad_at([p.detach() - r * d for p, d in zip(w, v)])
-    return [(a - b) / (2 * r) for a, b in zip(plus, minus)]
+    return [torch.where(zero, torch.zeros_like(a), (a - b) / (2 * r)) for a, b in zip(plus, minus)]
 
 
 class DartsV2(DartsV1):
@@ -104,13 +103,13 @@ class DartsV2(DartsV1):
         "The virtual step ignores Nesterov and gradient clipping, as the NB201 reference's does.",
     )
 
-    def step(self, batch, ctx: SearchContext) -> dict[str, float]:
+    def step(self, batch, ctx: SearchContext) -> dict[str, Any]:
         """Unrolled arch step, then the weight step (NB201 reference order)."""
         stats = self.unrolled_arch_step(batch, ctx)
         stats.update(self.weight_step(batch, ctx))
         return stats
 
-    def unrolled_arch_step(self, batch, ctx: SearchContext) -> dict[str, float]:
+    def unrolled_arch_step(self, batch, ctx: SearchContext) -> dict[str, Any]:
         """Set the arch gradients from :meth:`unrolled_arch_gradients` and take an Adam step."""
         assert self.a_optimizer is not None, "setup() was not called"
         grads, stats = self.unrolled_arch_gradients(batch, ctx)
@@ -132,7 +131,7 @@ class DartsV2(DartsV1):
         return lrs.pop(), hyper
 
     def unrolled_arch_gradients(self, batch, ctx: SearchContext
-                                ) -> tuple[list[torch.Tensor], dict[str, float]]:
+                                ) -> tuple[list[torch.Tensor], dict[str, Any]]:
         """``d L_val(w'(alpha)) / d alpha`` (with the finite-difference Hessian
         term) for every arch parameter, and the step statistics on the valid
         batch at ``w'``. Changes nothing in the network or the optimisers."""
@@ -147,8 +146,7 @@ class DartsV2(DartsV1):
             state: dict[str, Any] = {n: b.clone() for n, b in buffers.items()}
             state.update(zip(names, values))
             weights, active = self.edge_weights(training=True)
-            act = None if active is None else active.to(x.device)
-            return functional_call(net, state, (x, weights.to(x.device), act))
+            return functional_call(net, state, (x, weights.to(x.device), active))
 
         def grads(loss: torch.Tensor, wrt: Sequence[torch.Tensor]) -> list[torch.Tensor]:
             gs = torch.autograd.grad(loss, list(wrt), allow_unused=True)
@@ -181,4 +179,4 @@ class DartsV2(DartsV1):
 
         hvp = finite_difference_hvp(arch_grad_at, params, v, self.config.fd_epsilon)
         out = [(da - lr * h).detach() for da, h in zip(d_alpha, hvp)]
-        return out, {"valid_loss": float(valid_loss.detach()), "valid_acc": accuracy(logits, batch.y_valid)}
+        return out, {"valid_loss": valid_loss.detach(), "valid_acc": accuracy(logits, batch.y_valid)}

@@ -38,13 +38,21 @@ class GDASConfig(MethodConfig):
 class GDAS(ArchParamMethod):
     """Gumbel-softmax sampling of one op per edge (the supernet's sampled mode).
 
-    :meth:`edge_weights` (training) draws Gumbel noise from the method's own
-    CPU generator (stream ``"gumbel"``), moves it to alpha's device and returns
-    ``(hardwts, index)``: ``index`` = argmax of ``(log_softmax(alpha) + g) / tau``
-    and ``hardwts = one_hot(index) + (probs - probs.detach())``, exactly one-hot
-    in value with the gradient of ``probs`` (the reference writes
-    ``one_hot - probs.detach() + probs``, which equals it up to rounding).
-    A sample with inf/NaN is redrawn.
+    A training sample draws Gumbel noise from the method's own CPU generator
+    (stream ``"gumbel"``; noise with inf/NaN is redrawn), moves it to alpha's
+    device and gives ``(hardwts, index)``: ``index`` = argmax of
+    ``(log_softmax(alpha) + g) / tau`` and ``hardwts = one_hot(index) +
+    (probs - probs.detach())``, exactly one-hot in value with the gradient of
+    ``probs`` (the reference writes ``one_hot - probs.detach() + probs``, which
+    equals it up to rounding).
+
+    The supernet must know on the host which op each edge runs, so a sample
+    costs a read of the device. :meth:`step` therefore draws the samples of
+    both forward passes of the step (weight step, then arch step: alpha is the
+    same for both) at its start, in that order, and reads their op ids in ONE
+    transfer; :meth:`edge_weights` hands them out. The draws are the same, in
+    the same order, as one sample per forward pass. A non-finite alpha is not
+    redrawn here (it gives non-finite losses, which the loop reports).
     """
 
     name = "gdas"
@@ -61,11 +69,14 @@ class GDAS(ArchParamMethod):
         "Epochs: 250 here; the NB201 reference config file reads 240. Not yet settled against the NB201 "
         "paper; set epochs=240 to follow the config file.",
     )
+    #: Training forward passes per :meth:`step` (the weight step's and the arch step's).
+    samples_per_step: int = 2
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
         super().__init__(config, seed)
         self.gumbel_generator = torch.Generator().manual_seed(derive_seed(self.seed, "gumbel"))
         self.tau = float(self.config.tau_max)
+        self._samples: list[tuple[torch.Tensor, tuple[int, ...]]] = []
 
     @classmethod
     def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
@@ -84,19 +95,43 @@ class GDAS(ArchParamMethod):
         """A [6, 5] Gumbel(0, 1) sample from the method's generator (on the CPU)."""
         return gumbel_noise(self.alpha.shape, self.gumbel_generator)
 
-    def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Training: a Gumbel sample (``hardwts``, ``index``). Not training (plots,
-        Hessian): the noise-free version at the current tau, which draws nothing."""
-        log_p = F.log_softmax(self.alpha, dim=-1)
+    def finite_gumbel(self) -> torch.Tensor:
+        """:meth:`gumbel`, redrawn while it holds inf/NaN (checked on the host: no device read)."""
         for _ in range(MAX_RESAMPLES):
-            noise = self.gumbel().to(self.alpha.device) if training else torch.zeros_like(log_p)
-            probs = F.softmax((log_p + noise) / self.tau, dim=-1)
+            noise = self.gumbel()
+            if bool(torch.isfinite(noise).all()):
+                return noise
+        raise FloatingPointError(f"gdas: no finite Gumbel sample in {MAX_RESAMPLES} draws")
+
+    def draw_samples(self, n: int) -> list[tuple[torch.Tensor, tuple[int, ...]]]:
+        """``n`` training samples ``(hardwts, op ids)``, with one read of the device for all."""
+        samples = []
+        for noise in [self.finite_gumbel() for _ in range(n)]:
+            log_p = F.log_softmax(self.alpha, dim=-1)  # one graph per sample: each is backpropagated once
+            probs = F.softmax((log_p + noise.to(self.alpha.device)) / self.tau, dim=-1)
             index = probs.argmax(dim=-1)
             one_hot = torch.zeros_like(probs).scatter_(-1, index.unsqueeze(-1), 1.0)
-            hardwts = one_hot + (probs - probs.detach())
-            if bool(torch.isfinite(noise).all() & torch.isfinite(hardwts).all()):
-                return hardwts, index
-        raise FloatingPointError(f"gdas: no finite Gumbel sample in {MAX_RESAMPLES} draws (alpha not finite?)")
+            samples.append((one_hot + (probs - probs.detach()), index))
+        ids = torch.stack([index for _, index in samples]).tolist()  # the one host read
+        return [(hardwts, tuple(row)) for (hardwts, _), row in zip(samples, ids)]
+
+    def step(self, batch, ctx: SearchContext) -> dict[str, Any]:
+        self._samples = self.draw_samples(self.samples_per_step)
+        try:
+            return super().step(batch, ctx)
+        finally:
+            self._samples = []
+
+    def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, Any]:
+        """Training: a Gumbel sample (``hardwts``, op ids as a tuple of ints); within
+        :meth:`step` the ones drawn at its start. Not training (plots, Hessian):
+        the noise-free version at the current tau (``index`` a tensor), which draws nothing."""
+        if training:
+            return self._samples.pop(0) if self._samples else self.draw_samples(1)[0]
+        probs = F.softmax(F.log_softmax(self.alpha, dim=-1) / self.tau, dim=-1)
+        index = probs.argmax(dim=-1)
+        one_hot = torch.zeros_like(probs).scatter_(-1, index.unsqueeze(-1), 1.0)
+        return one_hot + (probs - probs.detach()), index
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()

@@ -159,18 +159,18 @@ class SDDarts(DartsV1):
         self.teachers = make_teacher_store(c.teacher, K=c.K, ema_decay=c.ema_decay, ctx=ctx)
 
     def objective(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
-                  ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+                  ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         assert self.teachers is not None, "setup() was not called"
         c = self.config
         logits = self.forward(x, ctx)
         ce = self.loss(logits, target, indices, half, ctx)
-        loss, stats = ce, {f"{half}_loss": float(ce.detach())}
+        loss, stats = ce, {f"{half}_loss": ce.detach()}
         if ctx.epoch >= c.warmup:
             teacher, mask = self.teachers.teacher(half, indices, x, ctx)
             kd = distillation_kl(logits, teacher, mask, c.kl_direction, c.temperature)
             if c.lam > 0:
                 loss = ce + c.lam * kd
-            stats[f"kd_{half}"] = float(kd.detach())
+            stats[f"kd_{half}"] = kd.detach()
         self.teachers.record(half, indices, F.softmax(logits.detach(), dim=-1), ctx.epoch)
         return loss, logits, stats
 

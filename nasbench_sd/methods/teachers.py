@@ -201,7 +201,7 @@ class SnapshotTeacher(TeacherStore):
     def __init__(self, K: int, network: torch.nn.Module):
         self.K = int(K)
         self.template = network
-        self.snapshots: list[tuple[int, torch.nn.Module, torch.Tensor, torch.Tensor | None]] = []
+        self.snapshots: list[tuple[int, torch.nn.Module, torch.Tensor, tuple[int, ...] | None]] = []
 
     def _freeze(self, state: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
         net = copy.deepcopy(self.template)
@@ -214,8 +214,7 @@ class SnapshotTeacher(TeacherStore):
 
     def end_epoch(self, epoch: int, method, ctx) -> None:
         weights, active = method.edge_weights(training=False)
-        self.snapshots.append((epoch, self._freeze(), weights.detach().clone(),
-                               None if active is None else active.detach().clone()))
+        self.snapshots.append((epoch, self._freeze(), weights.detach().clone(), _host_ids(active)))
         self.snapshots = [s for s in self.snapshots if s[0] > epoch - self.K]
 
     def teacher(self, half: str, indices: torch.Tensor, x: torch.Tensor, ctx) -> tuple[torch.Tensor, torch.Tensor]:
@@ -227,7 +226,7 @@ class SnapshotTeacher(TeacherStore):
         with torch.no_grad():
             total = None
             for _, net, weights, active in use:
-                p = torch.softmax(net(x, weights.to(x.device), None if active is None else active.to(x.device)), -1)
+                p = torch.softmax(net(x, weights.to(x.device), active), -1)
                 total = p if total is None else total + p
             return total / len(use), torch.ones(len(indices), dtype=torch.bool, device=x.device)
 
@@ -238,14 +237,21 @@ class SnapshotTeacher(TeacherStore):
     def state_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "K": self.K, "snapshots": [
             {"epoch": ep, "network": {k: v.cpu().clone() for k, v in net.state_dict().items()},
-             "weights": w.cpu().clone(), "active": None if a is None else a.cpu().clone()}
+             "weights": w.cpu().clone(), "active": None if a is None else list(a)}
             for ep, net, w, a in self.snapshots]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._check_kind(state)
         device = next(self.template.parameters()).device
         self.snapshots = [(int(s["epoch"]), self._freeze(s["network"]), s["weights"].to(device),
-                           None if s["active"] is None else s["active"].to(device)) for s in state["snapshots"]]
+                           _host_ids(s["active"])) for s in state["snapshots"]]
+
+
+def _host_ids(active: Any) -> tuple[int, ...] | None:
+    """A snapshot's active op ids as a host tuple (read once, when the snapshot is taken)."""
+    if active is None:
+        return None
+    return tuple(int(a) for a in (active.tolist() if isinstance(active, torch.Tensor) else active))
 
 
 def make_teacher_store(kind: str, *, K: int, ema_decay: float, ctx) -> TeacherStore:

@@ -83,17 +83,25 @@ class SearchNet(MacroNet):
         self.num_ops = NUM_OPS
 
 
-def check_arch_inputs(weights: torch.Tensor, active: torch.Tensor | None) -> list[int] | None:
-    """Validate a supernet's ``weights`` ([6, 5]) and ``active`` ([6] op ids); return ids on the host."""
+def check_arch_inputs(weights: torch.Tensor, active: Any) -> list[int] | None:
+    """Validate a supernet's ``weights`` ([6, 5]) and ``active`` op ids; return the ids on the host.
+
+    ``active`` is None (dense), a sequence of 6 ints (no device read: what
+    sampling methods pass on every step) or an integer tensor of shape [6]
+    (read here; on a GPU that waits for the device)."""
     if weights.shape != (NUM_EDGES, NUM_OPS):
         raise UserError(f"weights must have shape ({NUM_EDGES}, {NUM_OPS}) (edge x op), got {tuple(weights.shape)}")
     if active is None:
         return None
-    if active.shape != (NUM_EDGES,) or active.dtype.is_floating_point:
-        raise UserError(
-            f"active must be an integer tensor of shape ({NUM_EDGES},), got {active.dtype} {tuple(active.shape)}"
-        )
-    ids = [int(a) for a in active.tolist()]
+    if isinstance(active, torch.Tensor):
+        if active.shape != (NUM_EDGES,) or active.dtype.is_floating_point:
+            raise UserError(
+                f"active must be an integer tensor of shape ({NUM_EDGES},), got {active.dtype} {tuple(active.shape)}"
+            )
+        active = active.tolist()
+    ids = list(active)
+    if len(ids) != NUM_EDGES or not all(isinstance(a, int) and not isinstance(a, bool) for a in ids):
+        raise UserError(f"active must hold {NUM_EDGES} integer op ids, got {ids!r}")
     if any(not 0 <= a < NUM_OPS for a in ids):
         raise UserError(f"active op ids must lie in 0..{NUM_OPS - 1}, got {ids}")
     return ids

@@ -172,8 +172,9 @@ class SuperNet(SearchNet):
 
     ``weights`` ([6, 5], edges in ``cells.EDGES`` order, ops in ``cells.OPS``
     order) is shared by all cells and owned by the caller. ``active=None``
-    mixes all ops (dense); an integer tensor ``active`` ([6] op ids) computes
-    only op ``active[e]`` on edge ``e``, multiplied by ``weights[e, active[e]]``,
+    mixes all ops (dense); ``active`` (6 op ids: a tuple of ints, or an integer
+    tensor, which is then read from its device on every call) computes only op
+    ``active[e]`` on edge ``e``, multiplied by ``weights[e, active[e]]``,
     and adds the other weights as scalars (straight-through). Gates: with a
     one-hot leaf tensor as ``weights`` in sampled mode, ``weights.grad[e,
     active[e]]`` is the derivative of the loss w.r.t. the gate of the active
@@ -204,7 +205,7 @@ class SuperNet(SearchNet):
                          channels_last=channels_last)
         self.channels_last = channels_last
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, active=None) -> torch.Tensor:
         ids = check_arch_inputs(weights, active)
         if self.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -12,9 +12,7 @@ where an uninterrupted run ends (on CPU).
 
 from __future__ import annotations
 
-import math
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from nasbench_sd.search.hessian import top_hessian_eigenvalue
 from nasbench_sd.search.progress import Progress
 from nasbench_sd.search.rundir import RunDir
 from nasbench_sd.search.schedule import cosine_lr
+from nasbench_sd.search.stepstats import EpochStats, EpochSummary
 from nasbench_sd.seeding import derive_seed
 
 
@@ -94,28 +93,26 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
                         epochs=s.epochs, disable=quiet, label=f"{cfg.method} seed {cfg.seed}")
     steps_done = 0
     for epoch in range(start_epoch, s.epochs):
-        ctx.epoch, t0, sums, n_seen = epoch, time.perf_counter(), defaultdict(float), 0
+        ctx.epoch, t0, acc = epoch, time.perf_counter(), EpochStats()
         ctx.lr = cosine_lr(s, epoch)  # once per epoch, as the NB201 reference
         for group in w_opt.param_groups:
             group["lr"] = ctx.lr
         method.on_epoch_start(ctx)
-        for batch in loader:
+        for batch in loader:  # no host read of the device in here: statistics stay where they are computed
             ctx.step = batch.step
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp == "bf16"):
                 stats = method.step(batch, ctx)
-            _check_finite(stats, method, epoch, batch.step, run)
-            n = int(batch.y_train.shape[0])
-            for k, v in stats.items():
-                sums[k] += float(v) * n
-            n_seen += n
+            acc.add(stats, int(batch.y_train.shape[0]), batch.step, method.arch_parameters())
             steps_done += 1
-            progress.update(epoch, stats)
+            progress.update(epoch)
             if max_steps is not None and steps_done >= max_steps:
                 progress.close()
                 return {}
         method.on_epoch_end(ctx)
-        _check_finite({}, method, epoch, len(loader), run)
-        record = _epoch_record(epoch, method, bench, {k: v / n_seen for k, v in sums.items()}, ctx,
+        acc.check_arch(method.arch_parameters(), len(loader))
+        summary = acc.read()  # the epoch's one read: means and the first non-finite step
+        _check_finite(summary, epoch, run)
+        record = _epoch_record(epoch, method, bench, summary.means, ctx,
                                time.perf_counter() - t0, cfg, data, net)
         records.append(record)
         run.append_metrics(record)
@@ -172,12 +169,13 @@ def _hessian(method: SearchMethod, net, data, cfg: RunConfig) -> float:
         net.load_state_dict(buffers, strict=False)
 
 
-def _check_finite(stats: dict[str, float], method: SearchMethod, epoch: int, step: int, run: RunDir) -> None:
-    bad = [k for k, v in stats.items() if not math.isfinite(float(v))]
-    if not bad and all(bool(torch.isfinite(p).all()) for p in method.arch_parameters()):
+def _check_finite(summary: EpochSummary, epoch: int, run: RunDir) -> None:
+    """Stop (before this epoch's checkpoint, so the last good one is kept) if a
+    statistic or an architecture parameter of this epoch was not finite."""
+    if summary.bad_step is None:
         return
-    what = ", ".join(bad) if bad else "architecture parameters"
+    what = ", ".join(summary.bad_keys) if summary.bad_keys else "architecture parameters"
     raise RunError(
-        f"non-finite {what} at epoch {epoch + 1} step {step + 1}; stopped. The last good checkpoint and "
-        f"the metrics so far are kept in {run.path} (lower the learning rates and rerun elsewhere)"
+        f"non-finite {what} at epoch {epoch + 1} step {summary.bad_step + 1}; stopped. The last good checkpoint "
+        f"and the metrics so far are kept in {run.path} (lower the learning rates and rerun elsewhere)"
     )

@@ -1,5 +1,7 @@
 """Progress of one search: a bar over all remaining steps (its ETA is the whole
-run's), with the epoch, the losses and the current cell's figure as postfix."""
+run's), with the epoch, the last epoch's mean train loss and the current
+cell's figure as postfix. It never reads a step's statistics (they may still be
+on the GPU; see :mod:`nasbench_sd.search.stepstats`)."""
 
 from __future__ import annotations
 
@@ -32,12 +34,11 @@ class Progress:
         self._last: dict[str, Any] = {"epoch": f"{initial_epoch}/{epochs}"}
         self.total, self._steps, self._t0 = total, 0, time.perf_counter()
 
-    def update(self, epoch: int, stats: dict[str, float]) -> None:
+    def update(self, epoch: int) -> None:
+        """One step of ``epoch`` (0-based) done."""
         if self._bar is None:
             return
         self._last["epoch"] = f"{epoch + 1}/{self.epochs}"
-        if "train_loss" in stats:
-            self._last["loss"] = f"{stats['train_loss']:.3f}"
         self._bar.set_postfix(self._last, refresh=False)
         self._bar.update(1)
         self._steps += 1
@@ -50,6 +51,8 @@ class Progress:
     def epoch_done(self, record: dict[str, Any]) -> None:
         if self._bar is None:
             return
+        if "train_loss" in record:
+            self._last["loss"] = f"{record['train_loss']:.3f}"
         self._last["c10_test"] = f"{record['benchmark']['c10_test']:.2f}"
         self._last["free_ops"] = record["num_parameter_free"]
         self._bar.set_postfix(self._last)

@@ -65,6 +65,18 @@ class TracePoint:
     stats: dict[str, float]
 
 
+def step_floats(stats: dict[str, Any]) -> dict[str, float]:
+    """A step's statistics as floats; each must be a number or a detached 0-dim tensor."""
+    out = {}
+    for k, v in stats.items():
+        if isinstance(v, torch.Tensor):
+            assert v.dim() == 0 and not v.requires_grad, \
+                f"step statistic {k!r} must be a detached 0-dim tensor, got shape {tuple(v.shape)}"
+            v = float(v)
+        out[k] = v
+    return out
+
+
 class Harness:
     """A tiny deterministic CPU search driven exactly by the call protocol.
 
@@ -147,7 +159,7 @@ class Harness:
                 for group in ctx.w_optimizer.param_groups:
                     group["lr"] = ctx.lr
                 stats = self.method.step(self.batch(self.epoch, step), ctx)
-                trace.append(TracePoint(self.epoch, step, self.arch(), self.network(), dict(stats)))
+                trace.append(TracePoint(self.epoch, step, self.arch(), self.network(), step_floats(stats)))
                 if max_steps is not None and len(trace) >= max_steps:
                     return trace
             self.method.on_epoch_end(ctx)
