@@ -7,6 +7,8 @@ command fixes it (default 1) and it is recorded in each result's provenance.
 
 from __future__ import annotations
 
+from typing import Any
+
 from nasbench_sd.errors import UserError
 
 DEFAULT_THREADS = 1
@@ -56,3 +58,13 @@ def choice_line(preset: str, preset_given: bool, device: str, device_given: bool
     else:
         d_why = "auto: CUDA is available" if device.startswith("cuda") else "auto: no CUDA device found"
     return f"preset {preset} ({p_why}), device {device} ({d_why})"
+
+
+def host_read(t: Any) -> Any:
+    """``t.tolist()`` of a tensor that lives on the host by design (e.g. a draw from a
+    method's own CPU generator), never of one on the run's device: a read there
+    would make the host wait for the GPU. Refuses a tensor on another device.
+    The host-read counter (:mod:`nasbench_sd.testing.hostreads`) does not count it."""
+    if t.device.type != "cpu":
+        raise ValueError(f"host_read of a tensor on {t.device}: read device tensors once per epoch instead")
+    return t.tolist()

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext
 from nasbench_sd.methods.sampling import gumbel_noise, linear_anneal
+from nasbench_sd.runtime import host_read
 from nasbench_sd.seeding import derive_seed
 
 #: Draws before giving up when the Gumbel sample keeps producing inf/NaN.
@@ -99,7 +100,7 @@ class GDAS(ArchParamMethod):
         """:meth:`gumbel`, redrawn while it holds inf/NaN (checked on the host: no device read)."""
         for _ in range(MAX_RESAMPLES):
             noise = self.gumbel()
-            if bool(torch.isfinite(noise).all()):
+            if host_read(torch.isfinite(noise).all()):
                 return noise
         raise FloatingPointError(f"gdas: no finite Gumbel sample in {MAX_RESAMPLES} draws")
 
