@@ -47,18 +47,51 @@ class SerialExecutor:
         self._queue.clear()
 
 
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use: the entries of ``CUDA_VISIBLE_DEVICES`` if
+    set, else ``0..torch.cuda.device_count()-1``."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [g.strip() for g in env.split(",") if g.strip()]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def gpu_slots(workers: int, device: str, gpus: list[str]) -> list[str] | None:
+    """The GPU each of ``workers`` pool workers is pinned to: round robin over ``gpus``
+    for ``--device cuda`` (several workers share a GPU only when there are more
+    workers than GPUs); None (no pinning) for the CPU or an explicit ``cuda:N``."""
+    if device != "cuda":
+        return None
+    if not gpus:
+        raise UserError("--device cuda, but no GPU is visible (CUDA_VISIBLE_DEVICES is empty?)")
+    return [gpus[k % len(gpus)] for k in range(workers)]
+
+
 class PoolExecutor:
     """``workers`` separate processes (spawned, so CUDA and threads are safe); each
-    loads the search data once and keeps it for its next runs."""
+    loads the search data once and keeps it for its next runs. With ``--device
+    cuda`` each worker is pinned to one GPU (:func:`gpu_slots`)."""
 
     inline = False
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, device: str = "cpu", gpus: list[str] | None = None):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=init_pool_worker)
+        ctx = multiprocessing.get_context("spawn")
+        slots = gpu_slots(workers, device, visible_gpus() if gpus is None and device == "cuda" else gpus or [])
+        queue = None
+        if slots is not None:
+            queue = ctx.Queue()
+            for gpu in slots:
+                queue.put(gpu)
+        #: the GPU of each worker, in start order (None: not pinned)
+        self.gpu_slots = slots
+        self._gpu_queue = queue
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_pool_worker,
+                                         initargs=(queue,))
         self._futures: dict[Any, RunTask] = {}
 
     def submit(self, task: RunTask) -> None:
@@ -93,7 +126,8 @@ class PoolExecutor:
 class RayExecutor:
     """One Ray task per run: ``num_gpus=1`` when the device is CUDA, else
     ``num_cpus`` = the run's torch threads. Connects to ``address`` (or
-    ``$RAY_ADDRESS``), else starts a local Ray instance."""
+    ``$RAY_ADDRESS``), else starts a local Ray instance. A cluster without GPU
+    resources asked for CUDA is refused at once (its tasks would wait forever)."""
 
     inline = False
 
@@ -105,6 +139,9 @@ class RayExecutor:
         self._ray = ray
         address = address or os.environ.get("RAY_ADDRESS") or None
         self._owns_ray = not ray.is_initialized()
+        if self._owns_ray and not address and device.startswith("cuda") and not visible_gpus():
+            raise UserError("--device cuda, but this machine has no GPU for a local Ray instance (give "
+                            "--ray-address of a cluster with GPU nodes, or use --device cpu)")
         if self._owns_ray:
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             try:
@@ -115,9 +152,20 @@ class RayExecutor:
             except Exception as e:  # noqa: BLE001 - connection problems are the user's to fix
                 raise UserError(f"cannot start or reach Ray ({address or 'local'}): {type(e).__name__}: {e}") \
                     from None
+        if device.startswith("cuda"):
+            self._require_gpus(address)
         options = {"num_gpus": 1, "num_cpus": 1} if device.startswith("cuda") else {"num_cpus": max(1, threads)}
         self._remote = ray.remote(execute_task).options(max_retries=0, **options)
         self._refs: dict[Any, RunTask] = {}
+
+    def _require_gpus(self, address: str | None) -> None:
+        gpus = float(self._ray.cluster_resources().get("GPU", 0))
+        if gpus < 1:
+            if self._owns_ray:
+                self._ray.shutdown()
+            where = f"the Ray cluster at {address}" if address else "the local Ray instance"
+            raise UserError(f"--device cuda, but {where} has no GPU resources (start Ray on GPU nodes, "
+                            "or use --device cpu)")
 
     def submit(self, task: RunTask) -> None:
         self._refs[self._remote.remote(task)] = task
@@ -151,7 +199,7 @@ class RayExecutor:
 def make_executor(kind: str, workers: int | None, device: str, ray_address: str | None = None, threads: int = 1):
     """An executor by name (``local`` or ``ray``)."""
     if kind == "local":
-        return SerialExecutor() if (workers or 1) == 1 else PoolExecutor(int(workers))
+        return SerialExecutor() if (workers or 1) == 1 else PoolExecutor(int(workers), device)
     if kind == "ray":
         return RayExecutor(device, ray_address, threads)
     raise UserError(f"unknown executor {kind!r} (choose from {', '.join(EXECUTORS)})")

@@ -128,13 +128,15 @@ def _state(run, cfg) -> str:
 
 
 def _check_data(plan: Plan) -> None:
-    """Load the search data of the first unfinished training run (cached per
-    process, so a serial executor reuses it): missing files fail here, before any run."""
+    """Load the search data of the first unfinished training run ON THE CPU (cached
+    per process, so a serial executor reuses the files it read): missing files
+    fail here, before any run. This process may have no GPU (a Ray head node),
+    and one that does must not keep a copy of the data on it for nothing."""
     from nasbench_sd.experiments.worker import search_data
 
     for r in plan.runs:
         if r.state != "done":
-            if search_data(r.task.config, r.task.data_root, plan.download) is not None:
+            if search_data(r.task.config, r.task.data_root, plan.download, device="cpu") is not None:
                 return
 
 
@@ -142,9 +144,20 @@ def run_experiment(plan: Plan, executor: str = "local", workers: int | None = No
                    quiet: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Execute a plan; returns the final manifest. Raises :class:`RunError` when
     any run failed (after all others finished; the manifest says which)."""
+    from nasbench_sd.experiments.executors import make_executor
+
+    # first, as it may refuse (a Ray cluster without GPUs for --device cuda) before anything is written
+    ex = make_executor(executor, workers, plan.device, ray_address, plan.threads)
+    try:
+        return _execute(plan, ex, executor, workers, quiet, extra)
+    finally:
+        ex.close()
+
+
+def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
+             extra: dict[str, Any] | None) -> dict[str, Any]:
     from dataclasses import replace
 
-    from nasbench_sd.experiments.executors import make_executor
     from nasbench_sd.experiments.progress import ExperimentProgress
     from nasbench_sd.io import directory_lock, ensure_writable_dir
 
@@ -167,7 +180,6 @@ def run_experiment(plan: Plan, executor: str = "local", workers: int | None = No
                 manifest.set_run(r.task.key, **base, status="pending", resumed=r.state == "resume", error=None)
                 todo.append(r)
         manifest.write()
-        ex = make_executor(executor, workers, plan.device, ray_address, plan.threads)
         limit = len(todo) if (executor == "ray" and not workers) else max(1, workers or 1)
         progress = ExperimentProgress(len(plan.runs), len(plan.runs) - len(todo), quiet, ex.inline)
         status = "interrupted"
@@ -192,7 +204,7 @@ def run_experiment(plan: Plan, executor: str = "local", workers: int | None = No
             status = "failed" if failed else "finished"
         finally:
             progress.close()
-            ex.close()
+            ex.close()  # before the manifest says "interrupted": no run is still going
             manifest.finish(status)
     if status == "failed":
         _raise_if_disk_full(manifest, failed, len(plan.runs))
@@ -224,6 +236,8 @@ def _record(manifest: Manifest, task: RunTask, outcome: dict[str, Any]) -> None:
             atomic_write_text(Path(task.path) / name, files[name])
     fields: dict[str, Any] = {"status": outcome["status"], "wall_time_s": outcome.get("wall_time_s"),
                               "error": outcome.get("error")}
+    if outcome.get("gpu") is not None:
+        fields["gpu"] = outcome["gpu"]  # the visible GPU its pool worker was pinned to
     result = outcome.get("result")
     if result:
         fields.update(cell=result["cell"], index=result["index"], c10_test=result["benchmark"]["c10_test"])

@@ -6,10 +6,16 @@ A :class:`RunTask` is a small picklable description of one (group, seed) run;
 returns an outcome dict instead of raising, so one failed run never stops the
 others. Search data are loaded once per worker process and reused by every
 run that needs the same data set, split and limit.
+
+GPUs: a pool worker of ``--device cuda`` is pinned to ONE visible GPU before it
+touches CUDA (``CUDA_VISIBLE_DEVICES`` set in :func:`init_pool_worker`; the run
+then uses ``cuda``, i.e. that GPU), and reports which in its outcome (``gpu``).
+A process that only checks the data (the driver) reads them on the CPU.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -23,6 +29,8 @@ from nasbench_sd.runtime import set_threads
 SMALL_FILES = ("config.json", "metrics.jsonl", "result.json")
 
 _DATA_CACHE: dict[tuple, Any] = {}
+#: The GPU this pool worker is pinned to (its CUDA_VISIBLE_DEVICES entry), if any.
+_PINNED_GPU: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,29 +69,57 @@ def die_with_parent() -> None:
         pass
 
 
-def init_pool_worker() -> None:
-    """Initializer of process-pool workers."""
+def init_pool_worker(gpus: Any = None) -> None:
+    """Initializer of process-pool workers: die with the parent; with ``gpus`` (a
+    queue of GPU ids, one per worker) take one and see only that GPU."""
+    global _PINNED_GPU
     die_with_parent()
+    if gpus is not None:
+        _PINNED_GPU = str(gpus.get(timeout=60))
+        os.environ["CUDA_VISIBLE_DEVICES"] = _PINNED_GPU  # before this process first touches CUDA
 
 
-def search_data(cfg: RunConfig, data_root: str | None, download: bool = False) -> Any:
-    """The search data of ``cfg``, loaded once per process and cached; ``None``
-    for methods that train no supernet."""
+def pinned_gpu() -> str | None:
+    """The GPU this process was pinned to by :func:`init_pool_worker` (None: not pinned)."""
+    return _PINNED_GPU
+
+
+def search_data(cfg: RunConfig, data_root: str | None, download: bool = False, device: str | None = None) -> Any:
+    """The search data of ``cfg`` on ``device`` (default: the run's), loaded once per
+    process and cached; ``None`` for methods that train no supernet. Files are
+    read once: a copy on another device is made from the cached one."""
     from nasbench_sd.methods import get_method
 
     if not get_method(cfg.method).trains_supernet:
         return None
+    import torch
+
     s = cfg.search
-    key = (s.dataset, str(data_root), s.split, s.train_limit, cfg.device)
-    if key not in _DATA_CACHE:
-        import torch
+    base = (s.dataset, str(data_root), s.split, s.train_limit)
+    dev = torch.device(device or cfg.device)
+    for key in [k for k in _DATA_CACHE if k[:-1] != base]:  # keep one data set in memory at a time
+        del _DATA_CACHE[key]
+    if base + (str(dev),) not in _DATA_CACHE:
+        if _DATA_CACHE:
+            _DATA_CACHE[base + (str(dev),)] = data_on(next(iter(_DATA_CACHE.values())), dev)
+        else:
+            from nasbench_sd.data import load_search_data
 
-        from nasbench_sd.data import load_search_data
+            _DATA_CACHE[base + (str(dev),)] = load_search_data(s.dataset, data_root, s.split,
+                                                               limit=s.train_limit or None, device=dev,
+                                                               download=download)
+    return _DATA_CACHE[base + (str(dev),)]
 
-        _DATA_CACHE.clear()  # keep one data set in memory at a time
-        _DATA_CACHE[key] = load_search_data(s.dataset, data_root, s.split, limit=s.train_limit or None,
-                                            device=torch.device(cfg.device), download=download)
-    return _DATA_CACHE[key]
+
+def data_on(data: Any, device: Any) -> Any:
+    """A copy of search data with its tensors on ``device``."""
+    import dataclasses
+
+    import torch
+
+    moved = {f.name: getattr(data, f.name).to(device) for f in dataclasses.fields(data)
+             if isinstance(getattr(data, f.name), torch.Tensor)}
+    return dataclasses.replace(data, **moved)
 
 
 def execute_task(task: RunTask) -> dict[str, Any]:
@@ -105,6 +141,8 @@ def execute_task(task: RunTask) -> dict[str, Any]:
         outcome["error"] = f"{type(e).__name__}: {e}"
         outcome["traceback"] = traceback.format_exc()
     outcome["wall_time_s"] = round(time.time() - t0, 3)
+    if _PINNED_GPU is not None:
+        outcome["gpu"] = _PINNED_GPU
     if task.return_files:
         outcome["files"] = {name: (Path(task.path) / name).read_text()
                             for name in SMALL_FILES if (Path(task.path) / name).is_file()}

@@ -1,0 +1,115 @@
+"""Who runs where on GPUs, checked without one: one GPU per local worker, no
+CUDA in the driver, and clear refusals where no GPU can be had."""
+
+from __future__ import annotations
+
+import queue
+import time
+
+import pytest
+import torch
+
+from nasbench_sd.cli import main
+from nasbench_sd.errors import UserError
+from nasbench_sd.experiments import worker
+from nasbench_sd.experiments.executors import PoolExecutor, gpu_slots, visible_gpus
+
+
+def test_gpu_slots_round_robin_over_visible_gpus():
+    assert gpu_slots(4, "cuda", ["0", "1"]) == ["0", "1", "0", "1"]
+    assert gpu_slots(2, "cuda", ["3", "5", "6"]) == ["3", "5"]
+    assert gpu_slots(3, "cpu", ["0"]) is None
+    assert gpu_slots(3, "cuda:1", ["0", "1"]) is None  # an explicit GPU: every worker uses it
+    with pytest.raises(UserError, match="no GPU is visible"):
+        gpu_slots(2, "cuda", [])
+
+
+def test_visible_gpus_follow_cuda_visible_devices(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2, 7")
+    assert visible_gpus() == ["2", "7"]
+
+
+def test_pool_worker_initializer_pins_one_gpu(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    monkeypatch.setattr(worker, "_PINNED_GPU", None)
+    q: queue.Queue = queue.Queue()
+    q.put("2")
+    worker.init_pool_worker(q)
+    import os
+
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "2" and worker.pinned_gpu() == "2"
+
+
+def test_each_pool_worker_takes_its_own_gpu():
+    ex = PoolExecutor(2, "cuda", gpus=["3", "5"])
+    try:
+        assert ex.gpu_slots == ["3", "5"]
+        futures = [ex._pool.submit(worker.pinned_gpu) for _ in range(4)]
+        seen = {f.result(timeout=120) for f in futures}
+        assert seen <= {"3", "5"} and seen
+        assert len(ex._pool._processes) == 2
+        deadline = time.time() + 120
+        while not ex._gpu_queue.empty() and time.time() < deadline:  # both workers took one GPU each
+            time.sleep(0.2)
+        assert ex._gpu_queue.empty()
+    finally:
+        ex.close()
+
+
+def test_cpu_pool_pins_nothing():
+    ex = PoolExecutor(2, "cpu")
+    try:
+        assert ex.gpu_slots is None
+        assert ex._pool.submit(worker.pinned_gpu).result(timeout=120) is None
+    finally:
+        ex.close()
+
+
+def test_driver_checks_data_on_the_cpu(monkeypatch, tmp_path):
+    """--device cuda: the plan's data check loads the files on the CPU (the driver
+    may have no GPU, and must not park a copy on one)."""
+    from nasbench_sd.experiments.runner import method_groups, plan_experiment
+
+    devices = []
+    monkeypatch.setattr(worker, "_DATA_CACHE", {})
+    monkeypatch.setattr("nasbench_sd.data.load_search_data",
+                        lambda *a, device=None, **k: devices.append(str(device)) or object())
+    plan_experiment(method_groups(["darts-v1"], {}), [0], "cpu", tmp_path / "exp", device="cuda")
+    assert devices == ["cpu"]
+
+
+def _cli(capsys, *args):
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    return exc.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_device_cuda_without_cuda_is_one_line(tmp_path, capsys, monkeypatch, executor):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    if executor == "ray":
+        pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    code, err = _cli(capsys, "run", "--method", "random", "--seeds", "2", "--device", "cuda", "--executor", executor,
+                     "--out", tmp_path / "exp", "-q")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("nasbench-sd: error:") and "cuda" in err, err
+    assert not (tmp_path / "exp").exists()
+
+
+def test_ray_cluster_without_gpus_is_refused(tmp_path):
+    """A Ray cluster (here a local one started without GPUs) asked for CUDA runs:
+    a clear error at once, not tasks waiting forever for a GPU."""
+    ray = pytest.importorskip("ray")
+    from nasbench_sd.experiments.executors import RayExecutor
+
+    assert not ray.is_initialized()
+    ray.init(num_cpus=1, num_gpus=0, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(UserError, match="no GPU resources"):
+            RayExecutor("cuda", None, 1)
+        RayExecutor("cpu", None, 1).close()  # the same cluster is fine for CPU runs
+    finally:
+        ray.shutdown()
