@@ -122,7 +122,8 @@ class Step:
             else:
                 self.forward = lambda x: net(x, self.alpha.softmax(-1))
         self.batches = [
-            (torch.randn(args.batch, 3, 32, 32, generator=g).to(device, memory_format=mf),
+            (torch.randn(args.batch, 3, getattr(args, "size", 32), getattr(args, "size", 32),
+                         generator=g).to(device, memory_format=mf),
              torch.randint(0, 10, (args.batch,), generator=g).to(device))
             for _ in range(2)
         ]

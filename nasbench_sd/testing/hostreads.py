@@ -28,6 +28,7 @@ import dataclasses
 import sys
 import tempfile
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,8 @@ class HostReadCounter:
     (``where`` the innermost frame outside torch), between optional markers."""
 
     events: list[tuple[str, str]] = field(default_factory=list)
+    #: count only conversions of tensors that are not on the CPU (for runs on a GPU)
+    device_only: bool = False
     _saved: dict[str, Any] = field(default_factory=dict)
 
     def mark(self, label: str) -> None:
@@ -73,6 +76,7 @@ class HostReadCounter:
             frame = sys._getframe(1)
             module = frame.f_globals.get("__name__", "")
             exempt = module.startswith("torch.optim") or frame.f_code is runtime.host_read.__code__
+            exempt = exempt or (counter.device_only and t.device.type == "cpu")
             if not exempt:
                 counter.events.append((name, _where()))
             return original(t, *args, **kwargs)
@@ -112,10 +116,16 @@ def tiny_search_data(n: int = 24, size: int = 8, seed: int = 0):
                       num_classes=10, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), padding=1, limit=n)
 
 
-def step_reads(method: str, epochs: int = 2, steps_per_epoch: int = 3, seed: int = 0) -> StepReads:
+def step_reads(method: str, epochs: int = 2, steps_per_epoch: int = 3, seed: int = 0,
+               device: str = "cpu") -> StepReads:
     """Run ``method``'s search (tiny network, ``contract_overrides`` applied so its
-    own terms are active) through the real loop and sort the counted reads."""
+    own terms are active) through the real loop and sort the counted reads.
+
+    On a GPU (``device="cuda"``) only conversions of GPU tensors are counted,
+    plus every synchronising CUDA call inside ``step`` that torch's sync debug
+    mode reports (``("cuda-sync", message)``)."""
     from nasbench_sd.config import build_run_config
+    from nasbench_sd.experiments.worker import data_on
     from nasbench_sd.methods import get_method
     from nasbench_sd.search import loop
 
@@ -123,11 +133,12 @@ def step_reads(method: str, epochs: int = 2, steps_per_epoch: int = 3, seed: int
     batch = 8
     sets = {"channels": "4", "cells_per_stage": "1", "batch_size": str(batch), "epochs": str(epochs),
             "hessian_every": "0"}
-    cfg = build_run_config(method, "cpu", seed, sets)
+    cfg = build_run_config(method, "cpu", seed, sets, device=device)
     if cls.contract_overrides:
         cfg = dataclasses.replace(cfg, method_config=dataclasses.replace(cfg.method_config,
                                                                           **cls.contract_overrides))
-    counter = HostReadCounter()
+    cuda = torch.device(device).type == "cuda"
+    counter = HostReadCounter(device_only=cuda)
     real_create = loop.create_method
 
     def create(*args: Any, **kwargs: Any):
@@ -136,7 +147,18 @@ def step_reads(method: str, epochs: int = 2, steps_per_epoch: int = 3, seed: int
 
         def step(batch, ctx):
             counter.mark(f"start {ctx.epoch}")
-            out = real_step(batch, ctx)
+            if cuda:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    torch.cuda.set_sync_debug_mode("warn")
+                    try:
+                        out = real_step(batch, ctx)
+                    finally:
+                        torch.cuda.set_sync_debug_mode(0)
+                counter.events += [("cuda-sync", str(w.message).splitlines()[0]) for w in caught
+                                   if "synchroniz" in str(w.message)]
+            else:
+                out = real_step(batch, ctx)
             counter.mark(f"end {ctx.epoch}")
             return out
 
@@ -146,7 +168,8 @@ def step_reads(method: str, epochs: int = 2, steps_per_epoch: int = 3, seed: int
     loop.create_method = create
     try:
         with tempfile.TemporaryDirectory() as tmp, counter:
-            loop.run_search(cfg, tmp, data=tiny_search_data(steps_per_epoch * batch), quiet=True)
+            data = data_on(tiny_search_data(steps_per_epoch * batch), torch.device(device))
+            loop.run_search(cfg, tmp, data=data, quiet=True)
     finally:
         loop.create_method = real_create
     return _sort(counter.events)
