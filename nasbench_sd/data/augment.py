@@ -28,12 +28,14 @@ def crop_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, 
     """
     b, c, h, w = images.shape
     dev = images.device
-    offsets = offsets.to(dev)
+    # non_blocking: a blocking host-to-GPU copy would wait for every queued kernel (CUDA stages the
+    # pageable source at once, so the source may be freed; on the CPU it is the same tensor)
+    offsets = offsets.to(dev, non_blocking=True)
     padded = F.pad(images, (padding, padding, padding, padding)) if padding else images
     ar_h = torch.arange(h, device=dev)
     ar_w = torch.arange(w, device=dev)
     rows = offsets[:, 0:1] + ar_h  # [B,H] rows of the padded image
-    cols = offsets[:, 1:2] + torch.where(flips.to(dev)[:, None], ar_w.flip(0), ar_w)  # [B,W]
+    cols = offsets[:, 1:2] + torch.where(flips.to(dev, non_blocking=True)[:, None], ar_w.flip(0), ar_w)  # [B,W]
     # One gather over the flattened padded image (much faster on CPU than 4-D advanced indexing).
     flat = (rows[:, :, None] * (w + 2 * padding) + cols[:, None, :]).reshape(b, 1, h * w).expand(b, c, h * w)
     return padded.reshape(b, c, -1).gather(2, flat).reshape(b, c, h, w)

@@ -109,7 +109,8 @@ class GDAS(ArchParamMethod):
         samples = []
         for noise in [self.finite_gumbel() for _ in range(n)]:
             log_p = F.log_softmax(self.alpha, dim=-1)  # one graph per sample: each is backpropagated once
-            probs = F.softmax((log_p + noise.to(self.alpha.device)) / self.tau, dim=-1)
+            noise = noise.to(self.alpha.device, non_blocking=True)  # no wait for the GPU (CUDA stages it)
+            probs = F.softmax((log_p + noise) / self.tau, dim=-1)
             index = probs.argmax(dim=-1)
             one_hot = torch.zeros_like(probs).scatter_(-1, index.unsqueeze(-1), 1.0)
             samples.append((one_hot + (probs - probs.detach()), index))

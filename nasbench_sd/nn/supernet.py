@@ -71,7 +71,9 @@ class SearchCell(nn.Module):
     ) -> None:
         """Add the contributions of source node ``src`` (its mixed channels ``x``) to ``acc[target]``."""
         out = self.out_edges[src]
-        rows = weights[[e for e, _ in out]]
+        # basic indexing + stack, never indexing with a Python list: that would copy an index tensor from the
+        # host to the device, a blocking copy that waits for the GPU, on every call
+        rows = torch.stack([weights[e] for e, _ in out])
         chosen = [
             [(n, e, j) for n, (e, j) in enumerate(out) if active is None or active[e] == o] for o in range(NUM_OPS)
         ]
@@ -86,12 +88,12 @@ class SearchCell(nn.Module):
             for op in (CONV1, CONV3):
                 if chosen[op]:
                     ns = [n for n, _, _ in chosen[op]]
-                    ys = self._convs(r, op, [e for _, e, _ in chosen[op]], rows[ns, op])
+                    ys = self._convs(r, op, [e for _, e, _ in chosen[op]], torch.stack([rows[n, op] for n in ns]))
                     for y, (_, _, j) in zip(ys, chosen[op]):
                         acc[j].add(y)
         if active is not None:
             for n, (e, j) in enumerate(out):
-                acc[j].add_scalar(rows[n, [o for o in range(NUM_OPS) if o != active[e]]].sum())
+                acc[j].add_scalar(torch.stack([rows[n, o] for o in range(NUM_OPS) if o != active[e]]).sum())
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, active: list[int] | None) -> torch.Tensor:
         k, c_mix = self.partial_channels, self.c_mix
