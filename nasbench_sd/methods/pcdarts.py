@@ -67,7 +67,9 @@ class PCDartsConfig(MethodConfig):
 
 def normalize_betas(betas: torch.Tensor) -> torch.Tensor:
     """[6] edge weights: softmax of ``betas`` over the edges entering each node."""
-    return torch.cat([F.softmax(betas[list(ids)], dim=-1) for ids in NODE_EDGES])
+    # slices (the ids of a node are consecutive), not a list index: that would copy an index tensor to the
+    # device, a blocking copy that waits for the GPU, on every call
+    return torch.cat([F.softmax(betas[ids[0]:ids[-1] + 1], dim=-1) for ids in NODE_EDGES])
 
 
 class PCDarts(ArchParamMethod):
