@@ -1,4 +1,4 @@
-"""What a short GPU window can show, in one script (under 12 minutes on one H100).
+"""What a short GPU window can show, in one script (under 10 minutes on one H100).
 
 1. **Paper-protocol search** (the ``paper`` preset: C=16, N=5, batch 64, the
    official 25k/25k CIFAR-10 halves, 391 steps per epoch, the schedule of 50
@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20, help="steps per timed round in part 2")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--warmup-steps", type=int, default=5)
-    p.add_argument("--budget", type=float, default=11 * 60, help="seconds; later parts are skipped past it")
+    p.add_argument("--budget", type=float, default=9 * 60,
+                   help="seconds; later parts are skipped past it (default fits one 10-minute command)")
     p.add_argument("--part-estimate", type=float, default=60, help="seconds a part is assumed to need")
     p.add_argument("--smoke", action="store_true", help="toy sizes on the CPU (tests the script)")
     p.add_argument("--out", type=Path, default=HERE / "results" / "gpu_search.md")
