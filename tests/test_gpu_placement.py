@@ -113,3 +113,23 @@ def test_ray_cluster_without_gpus_is_refused(tmp_path):
         RayExecutor("cpu", None, 1).close()  # the same cluster is fine for CPU runs
     finally:
         ray.shutdown()
+
+
+def test_each_run_records_its_gpu(tmp_path):
+    from nasbench_sd.experiments.runner import _record
+    from nasbench_sd.experiments.worker import RunTask
+
+    class FakeManifest:
+        def __init__(self):
+            self.runs = {}
+
+        def set_run(self, key, **fields):
+            self.runs.setdefault(key, {}).update(fields)
+
+        def write(self):
+            pass
+
+    m = FakeManifest()
+    task = RunTask("darts-v1", 0, str(tmp_path / "r"), config=None)
+    _record(m, task, {"key": task.key, "status": "failed", "result": None, "error": "x", "gpu": "5"})
+    assert m.runs[task.key]["gpu"] == "5"
