@@ -114,13 +114,22 @@ class DSNAS(ArchParamMethod):
         active = self.sample()
         return F.one_hot(active, NUM_OPS).to(self.alpha.dtype), active
 
+    def samples(self, n: int) -> list[tuple[torch.Tensor, tuple[int, ...]]]:
+        """``n`` children ``(op ids on alpha's device, the same as host ints)``, drawn in
+        order, with ONE read of the device for all (the supernet needs the ids on the host)."""
+        drawn = [self.sample() for _ in range(n)]
+        ids = torch.stack(drawn).tolist()
+        return [(active, tuple(row)) for active, row in zip(drawn, ids)]
+
     def _child(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
-               active: torch.Tensor, ctx: SearchContext, gates: bool) -> tuple[torch.Tensor, ...]:
-        """Loss, logits and the weight tensor of the child ``active`` on one batch."""
+               child: tuple[torch.Tensor, tuple[int, ...]], ctx: SearchContext,
+               gates: bool) -> tuple[torch.Tensor, ...]:
+        """Loss, logits and the weight tensor of the child ``(active, host ids)`` on one batch."""
+        active, ids = child
         z = F.one_hot(active, NUM_OPS).to(device=x.device, dtype=self.alpha.dtype)
         if gates:
             z.requires_grad_(True)
-        logits = ctx.network(x, z, active.to(x.device))
+        logits = ctx.network(x, z, ids)
         return self.loss(logits, target, indices, half, ctx), logits, z
 
     def _arch_update(self, z: torch.Tensor, active: torch.Tensor) -> None:
@@ -144,22 +153,24 @@ class DSNAS(ArchParamMethod):
         ctx.w_optimizer.zero_grad(set_to_none=True)
         self.a_optimizer.zero_grad(set_to_none=True)
         single = self.config.level == "single"
-        active = self.sample()
-        loss, logits, z = self._child(batch.x_train, batch.y_train, batch.idx_train, "train", active, ctx, single)
+        # bilevel: the valid child is drawn from the same alpha (no arch update in between), so both
+        # children are drawn here, in the order the steps use them, with one host read
+        children = self.samples(1 if single else 2)
+        loss, logits, z = self._child(batch.x_train, batch.y_train, batch.idx_train, "train", children[0], ctx,
+                                      single)
         loss.backward()
         self._weight_update(ctx)
         stats: dict[str, Any] = {"train_loss": loss.detach(), "train_acc": accuracy(logits, batch.y_train)}
         if single:
-            self._arch_update(z, active)
+            self._arch_update(z, children[0][0])
             with torch.no_grad():
                 v_loss, v_logits, _ = self._child(batch.x_valid, batch.y_valid, batch.idx_valid, "valid",
-                                                  active, ctx, False)
+                                                  children[0], ctx, False)
         else:
-            active = self.sample()
             v_loss, v_logits, z = self._child(batch.x_valid, batch.y_valid, batch.idx_valid, "valid",
-                                              active, ctx, True)
+                                              children[1], ctx, True)
             (z.grad,) = torch.autograd.grad(v_loss, [z])
-            self._arch_update(z, active)
+            self._arch_update(z, children[1][0])
         stats.update(valid_loss=v_loss.detach(), valid_acc=accuracy(v_logits, batch.y_valid))
         return stats
 
