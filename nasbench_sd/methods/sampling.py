@@ -31,7 +31,7 @@ def gumbel_noise(shape: torch.Size | tuple[int, ...], generator: torch.Generator
 def categorical_sample(logits: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """Row-wise ``argmax(logits + noise)``: with Gumbel ``noise`` an exact sample of
     ``Categorical(softmax(logits))`` per row (Gumbel-max trick). Long tensor of ids."""
-    return (logits.detach() + noise.to(logits.device)).argmax(dim=-1)
+    return (logits.detach() + noise.to(logits.device, non_blocking=True)).argmax(dim=-1)  # no wait for the GPU
 
 
 def linear_anneal(start: float, end: float, epoch: int, span: int) -> float:
@@ -83,7 +83,7 @@ def dirichlet_kl_to_uniform(concentration: torch.Tensor) -> torch.Tensor:
     0 (with zero gradient) at ``c = 1``."""
     c = concentration
     total = c.sum(-1)
-    k = torch.tensor(float(c.shape[-1]), dtype=c.dtype, device=c.device)
+    k = c.new_full((), float(c.shape[-1]))  # filled on the device: no blocking host-to-GPU copy
     kl = (torch.lgamma(total) - torch.lgamma(c).sum(-1) - torch.lgamma(k)
           + ((c - 1) * (torch.digamma(c) - torch.digamma(total).unsqueeze(-1))).sum(-1))
     return kl.sum()

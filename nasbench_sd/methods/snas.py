@@ -100,7 +100,8 @@ class SNAS(ArchParamMethod):
     def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         logits = self.alpha
         if training and self.config.noise:
-            logits = logits + gumbel_noise(self.alpha.shape, self.gumbel_generator).to(self.alpha.device)
+            noise = gumbel_noise(self.alpha.shape, self.gumbel_generator)
+            logits = logits + noise.to(self.alpha.device, non_blocking=True)  # no wait for the GPU
         return F.softmax(logits / self.tau, dim=-1), None
 
     def state_dict(self) -> dict[str, Any]:
