@@ -20,6 +20,7 @@ from torch.func import functional_call
 from nasbench_sd.cells import NUM_EDGES, NUM_OPS, Cell
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods.base import MethodConfig, SearchContext, SearchMethod, accuracy
+from nasbench_sd.runtime import host_read
 from nasbench_sd.seeding import derive_seed
 
 #: Paper-preset values and where they come from (also in the config comments).
@@ -128,7 +129,8 @@ class RSPS(SearchMethod):
     def step(self, batch, ctx: SearchContext) -> dict[str, float]:
         net, dev = ctx.network, batch.x_train.device
         weights, ops = self.edge_weights(training=True)  # op ids stay on the host (the supernet reads them there)
-        weights = weights.to(dev)
+        ops = tuple(host_read(ops))  # drawn on the CPU: host ints once, for both forward passes
+        weights = weights.to(dev, non_blocking=True)  # no wait for the GPU (CUDA stages the copy)
         ctx.w_optimizer.zero_grad(set_to_none=True)
         logits = net(batch.x_train, weights, ops)
         loss = F.cross_entropy(logits, batch.y_train)
