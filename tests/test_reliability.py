@@ -3,9 +3,10 @@ metrics; a killed search resumes to the same end; a run directory is locked."""
 
 from __future__ import annotations
 
-import json
 import math
+import signal
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -15,8 +16,9 @@ from nasbench_sd.io import atomic_write_json, checksummed, directory_lock, unfra
 from nasbench_sd.methods import get_method, register, unregister
 from nasbench_sd.search import run_search
 from nasbench_sd.search.rundir import RunDir
-from nasbench_sd.testing.faults import Kill, run_with_kills, search_command
-from searchkit import tiny_config, tiny_data
+from nasbench_sd.testing.contract import single_thread
+from nasbench_sd.testing.faults import fault_env
+from searchkit import STATE, TINY, assert_same_end, run_search_process, tiny_config, tiny_data
 
 
 @pytest.fixture
@@ -73,8 +75,10 @@ def test_checksum_detects_corruption():
     flipped[-5] ^= 1
     with pytest.raises(ValueError, match="checksum"):
         unframe(bytes(flipped))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="checksum mismatch"):
         unframe(blob[:-10])
+    with pytest.raises(ValueError, match="bad header"):
+        unframe(blob[:20])
 
 
 def test_both_checkpoints_corrupt_is_an_error_not_a_restart(tmp_path):
@@ -95,31 +99,87 @@ def test_run_directory_lock(tmp_path):
     run_search(tiny_config("darts-v1", epochs="1"), tmp_path, data=tiny_data(), quiet=True)
 
 
-def test_atomic_write_leaves_old_or_new(tmp_path):
+def test_atomic_write_failing_replace_or_write_keeps_old_content(tmp_path, monkeypatch):
+    import errno
+
+    from nasbench_sd import io as nio
+
     target = tmp_path / "result.json"
     atomic_write_json(target, {"a": 1})
-    with pytest.raises(TypeError):
-        atomic_write_json(target, {"a": object()})
-    assert json.loads(target.read_text()) == {"a": 1}
+    before = target.read_bytes()
+
+    def refuse(*args):
+        raise OSError(errno.EXDEV, "replace refused by the test")
+
+    monkeypatch.setattr(nio.os, "replace", refuse)
+    with pytest.raises(OSError, match="replace refused"):
+        atomic_write_json(target, {"a": 2})
+    monkeypatch.undo()
+    assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
 
+    def io_error(fd):
+        raise OSError(errno.EIO, "input/output error (test)")
 
-SEARCH_ARGS = ["-m", "sd-darts", "--preset", "cpu", "--seed", "1", "--quiet", "--device", "cpu",
-               "--set", "channels=4", "--set", "train_limit=192", "--set", "batch_size=32", "--set", "epochs=4",
-               "--set", "method.warmup=1", "--set", "method.K=2"]
+    monkeypatch.setattr(nio.os, "fsync", io_error)  # the data cannot be made durable
+    with pytest.raises(OSError, match="input/output error"):
+        atomic_write_json(target, {"a": 3})
+    monkeypatch.undo()
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+    with pytest.raises(TypeError, match="not JSON serialisable"):
+        atomic_write_json(target, {"a": object()})
+    assert target.read_bytes() == before
 
 
-def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path, cifar10_format):
-    args = [*SEARCH_ARGS, "--data-root", str(cifar10_format)]
-    full = subprocess.run(search_command(args, tmp_path / "full", resume=False), capture_output=True, text=True)
-    assert full.returncode == 0, full.stderr
-    kills = [Kill(0, 0.2), Kill(1, during_checkpoint=True), Kill(2, 0.3), Kill(3, during_checkpoint=True)]
-    reports = run_with_kills(args, tmp_path / "cut", kills)
-    assert sum(r.killed for r in reports) >= 3
-    assert not list((tmp_path / "cut").glob(".*.tmp"))
-    a, b = RunDir(tmp_path / "full"), RunDir(tmp_path / "cut")
-    assert a.result()["cell"] == b.result()["cell"]
-    for x, y in zip(a.load_checkpoint()["method"]["arch"], b.load_checkpoint()["method"]["arch"]):
-        assert torch.equal(x, y)
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in rs]  # noqa: E731
-    assert strip(a.metrics()) == strip(b.metrics())
+def test_writer_killed_mid_write_leaves_old_content(tmp_path):
+    target = tmp_path / "config.json"
+    atomic_write_json(target, {"a": 1})
+    before = target.read_bytes()
+    marker = tmp_path.parent / f"{tmp_path.name}-marker"
+    code = (f"from nasbench_sd.io import atomic_write_json; atomic_write_json({str(target)!r}, "
+            "{'a': 2, 'pad': 'x' * 100000})")
+    proc = subprocess.run([sys.executable, "-c", code], env=fault_env("written/config.json", marker),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert marker.read_text() == "written/config.json 1\n"
+    assert target.read_bytes() == before
+    (left,) = [p for p in tmp_path.iterdir() if p.name != "config.json"]  # the dead writer's temp file
+    assert left.name.startswith(".config.json.") and left.name.endswith(".tmp") and left.stat().st_size > 100000
+    RunDir(tmp_path).prepare({"a": 1}, resume=True)  # the next run (holding the lock) removes it
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"] and target.read_bytes() == before
+
+
+#: sd-darts on tiny data: 4 epochs of 3 steps; its teacher store is part of the checkpoint.
+KILL_RUN = ("sd-darts", {**TINY, "epochs": "4", "method.warmup": "1", "method.K": "2"})
+
+#: (fault, finished epochs in metrics.jsonl after the kill, checkpoint files left, files left mid-write)
+INJECTED = [
+    ("step:2", 0, [], []),  # mid-epoch 1: nothing checkpointed yet
+    ("checkpoint-rotated", 2, ["checkpoint.prev.pt"], []),  # end of epoch 2: only the previous one exists
+    ("written/checkpoint.pt", 2, ["checkpoint.prev.pt"], ["checkpoint.pt"]),  # epoch 2 again, mid-write
+    ("metrics-appended:2", 3, ["checkpoint.prev.pt", "checkpoint.pt"], []),  # epoch 3 recorded, not checkpointed
+    ("written/result.json", 4, ["checkpoint.prev.pt", "checkpoint.pt"], ["result.json"]),  # inside the result write
+]
+
+
+def test_injected_kills_then_resume_match_uninterrupted(tmp_path):
+    method, sets = KILL_RUN
+    cut = tmp_path / "cut"
+    for i, (fault, epochs_done, checkpoints, temps) in enumerate(INJECTED):
+        marker = tmp_path / f"marker-{i}"
+        proc = run_search_process(cut, method, sets, resume=i > 0, env=fault_env(fault, marker))
+        assert proc.returncode == -signal.SIGKILL, f"{fault}: not killed (exit {proc.returncode}) {proc.stderr}"
+        place, _, count = fault.partition(":")
+        assert marker.read_text() == f"{place} {count or 1}\n", fault
+        assert [r["epoch"] for r in RunDir(cut).metrics()] == list(range(1, epochs_done + 1)), fault
+        assert sorted(p.name for p in cut.glob("checkpoint*")) == checkpoints, fault
+        assert sorted(p.name[1:].rsplit(".", 2)[0] for p in cut.glob(".*.tmp")) == temps, fault
+        assert not RunDir(cut).is_finished()
+    last = run_search_process(cut, method, sets, resume=True)
+    assert last.returncode == 0, last.stderr
+    assert not list(cut.glob(".*.tmp"))
+    with single_thread():
+        run_search(tiny_config(method, **sets), tmp_path / "full", data=tiny_data(), quiet=True)
+    # (the global RNG state is the caller's, not the run's: this process's differs from a fresh one's)
+    assert_same_end(RunDir(tmp_path / "full"), RunDir(cut), keys=tuple(k for k in STATE if k != "torch_rng"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -12,11 +13,12 @@ import torch
 from nasbench_sd.benchmark import COLUMNS, get_benchmark
 from nasbench_sd.cells import Cell
 from nasbench_sd.errors import UserError
+from nasbench_sd.methods import get_method
 from nasbench_sd.methods.darts import DartsV1
 from nasbench_sd.methods.registry import register, unregister
 from nasbench_sd.search import cosine_lr, run_search
 from nasbench_sd.search.rundir import RunDir
-from searchkit import tiny_config, tiny_data
+from searchkit import assert_same_end, tiny_config, tiny_data
 
 
 def test_metrics_and_result(tmp_path):
@@ -42,24 +44,62 @@ def test_metrics_and_result(tmp_path):
     assert saved["config"]["search"]["epochs"] == 3 and saved["seed"] == 0
 
 
-def test_resume_equals_uninterrupted(tmp_path):
-    cfg = tiny_config("darts-v1", epochs="4")
+@pytest.fixture
+def counting_method():
+    """darts-v1 that logs (epoch, step) of every step it takes (class-wide)."""
+    base = get_method("darts-v1")
+
+    class Counting(base):
+        name = "test-counting"
+        steps: list[tuple[int, int]] = []
+
+        def step(self, batch, ctx):
+            Counting.steps.append((ctx.epoch, ctx.step))
+            return super().step(batch, ctx)
+
+    register(Counting)
+    yield Counting
+    unregister(Counting.name)
+
+
+def test_resume_performs_only_the_remaining_steps(tmp_path, counting_method):
+    cfg = tiny_config(counting_method.name, epochs="4")  # 48 samples, batch 16: 3 steps per epoch
     data = tiny_data()
-    full = run_search(cfg, tmp_path / "full", data=data, quiet=True)
-    # interrupted mid-epoch 3 (3 steps per epoch), then resumed in a fresh call
+    run_search(cfg, tmp_path / "full", data=data, quiet=True)
+    assert len(counting_method.steps) == 12
+    counting_method.steps.clear()
+    # interrupted in epoch 3 (after its first step), then resumed in a fresh call
     assert run_search(cfg, tmp_path / "cut", data=data, quiet=True, max_steps=7) == {}
+    cut = RunDir(tmp_path / "cut")
+    before = cut.metrics()
+    assert [r["epoch"] for r in before] == [1, 2] and cut.load_checkpoint()["epoch"] == 1
     with pytest.raises(UserError, match="--resume"):
         run_search(cfg, tmp_path / "cut", data=data, quiet=True)
-    resumed = run_search(cfg, tmp_path / "cut", data=data, quiet=True, resume=True)
-    assert resumed["cell"] == full["cell"]
-    a = RunDir(tmp_path / "full").load_checkpoint()
-    b = RunDir(tmp_path / "cut").load_checkpoint()
-    for x, y in zip(a["method"]["arch"], b["method"]["arch"]):
-        assert torch.equal(x, y)
-    for k in a["network"]:
-        assert torch.equal(a["network"][k], b["network"][k]), k
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in rs]  # noqa: E731
-    assert strip(RunDir(tmp_path / "full").metrics()) == strip(RunDir(tmp_path / "cut").metrics())
+    counting_method.steps.clear()
+    run_search(cfg, tmp_path / "cut", data=data, quiet=True, resume=True)
+    # epoch 3 is redone from its start (its first step was not checkpointed), epochs 1-2 are not
+    assert counting_method.steps == [(e, s) for e in (2, 3) for s in range(3)]
+    assert cut.metrics()[:2] == before  # the earlier epochs' records, wall times included, are kept
+    assert_same_end(RunDir(tmp_path / "full"), cut)
+
+
+def test_corrupt_checkpoint_falls_back_to_previous(tmp_path, capsys, counting_method):
+    cfg = tiny_config(counting_method.name, epochs="4")
+    data = tiny_data()
+    run_search(cfg, tmp_path / "cut", data=data, quiet=True, max_steps=7)  # epochs 1 and 2 checkpointed
+    shutil.copytree(tmp_path / "cut", tmp_path / "prev")
+    (tmp_path / "prev" / "checkpoint.pt").unlink()  # the reference: resumed from the previous checkpoint
+    ckpt = tmp_path / "cut" / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:-100])  # truncated
+    counting_method.steps.clear()
+    run_search(cfg, tmp_path / "cut", data=data, quiet=True, resume=True)
+    assert "unreadable" in capsys.readouterr().err
+    assert counting_method.steps == [(e, s) for e in (1, 2, 3) for s in range(3)]
+    counting_method.steps.clear()
+    run_search(cfg, tmp_path / "prev", data=data, quiet=True, resume=True)
+    assert counting_method.steps == [(e, s) for e in (1, 2, 3) for s in range(3)]
+    assert_same_end(RunDir(tmp_path / "prev"), RunDir(tmp_path / "cut"))
+    assert [r["epoch"] for r in RunDir(tmp_path / "cut").metrics()] == [1, 2, 3, 4]
 
 
 def test_finished_run_is_never_overwritten(tmp_path):
@@ -72,18 +112,6 @@ def test_finished_run_is_never_overwritten(tmp_path):
     with pytest.raises(UserError, match="another configuration"):
         run_search(other, tmp_path / "r", data=tiny_data(), quiet=True, resume=True)
     assert (tmp_path / "r" / "result.json").read_bytes() == before
-
-
-def test_corrupt_checkpoint_falls_back_to_previous(tmp_path, capsys):
-    cfg = tiny_config("darts-v1", epochs="3")
-    data = tiny_data()
-    full = run_search(cfg, tmp_path / "full", data=data, quiet=True)
-    run_search(cfg, tmp_path / "cut", data=data, quiet=True, max_steps=7)  # 2 epochs checkpointed
-    ckpt = tmp_path / "cut" / "checkpoint.pt"
-    ckpt.write_bytes(ckpt.read_bytes()[:-100])  # truncated
-    resumed = run_search(cfg, tmp_path / "cut", data=data, quiet=True, resume=True)
-    assert "unreadable" in capsys.readouterr().err
-    assert resumed["cell"] == full["cell"]
 
 
 def _reference_cosine():

@@ -20,7 +20,7 @@ import torch
 
 from nasbench_sd.config import RunConfig
 from nasbench_sd.errors import RunError
-from nasbench_sd.io import directory_lock, ensure_writable_dir
+from nasbench_sd.io import directory_lock, ensure_writable_dir, fault_point
 from nasbench_sd.methods import SearchContext, SearchMethod, create_method
 from nasbench_sd.search.hessian import top_hessian_eigenvalue
 from nasbench_sd.search.progress import Progress
@@ -104,6 +104,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
                 stats = method.step(batch, ctx)
             acc.add(stats, int(batch.y_train.shape[0]), batch.step, method.arch_parameters())
             steps_done += 1
+            fault_point("step")
             progress.update(epoch)
             if max_steps is not None and steps_done >= max_steps:
                 progress.close()

@@ -29,7 +29,15 @@ from typing import Any
 
 from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
-from nasbench_sd.io import atomic_write_json, atomic_write_text, checksummed, reporting_disk_full, unframe
+from nasbench_sd.io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    checksummed,
+    fault_point,
+    reporting_disk_full,
+    unframe,
+)
 
 CONFIG, METRICS, RESULT = "config.json", "metrics.jsonl", "result.json"
 CHECKPOINT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
@@ -93,8 +101,7 @@ class RunDir:
         new = self.path / CHECKPOINT
         if new.exists():
             os.replace(new, self.path / PREVIOUS)
-        from nasbench_sd.io import atomic_write_bytes
-
+            fault_point("checkpoint-rotated")  # only checkpoint.prev.pt exists now
         atomic_write_bytes(new, checksummed(buf.getvalue()))
 
     def load_checkpoint(self) -> dict[str, Any]:
@@ -129,6 +136,7 @@ class RunDir:
             f.write(json.dumps(record) + "\n")
             f.flush()
             os.fsync(f.fileno())
+        fault_point("metrics-appended")  # the record is out, its checkpoint not yet
 
     def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in records))

@@ -1,6 +1,20 @@
-"""Fault injection for whole processes: SIGKILL a ``nasbench-sd search`` at
-chosen moments (mid-step, or while a checkpoint is being written) and resume it
-until it finishes. Used by the reliability test and benchmarks/kill_stress.py.
+"""Fault injection for whole processes.
+
+Two ways to kill a ``nasbench-sd search`` and check that it resumes:
+
+* **By injection** (the tests): set ``NASBENCH_SD_FAULT=<place>[:<n>]`` and the
+  process SIGKILLs itself the ``n``-th time (default 1) it passes ``place``
+  (:func:`nasbench_sd.io.fault_point`). With ``NASBENCH_SD_FAULT_MARKER=<file>``
+  it first writes ``<place> <n>`` to that file, so a test can assert that the
+  fault landed where it says. Places (see :data:`PLACES`): ``step`` (after a
+  search step), ``metrics-appended`` (an epoch's record written, its checkpoint
+  not yet), ``checkpoint-rotated`` (the old checkpoint renamed to
+  checkpoint.prev.pt, the new one not yet written), ``written/<file name>``
+  (an atomic write's temp file complete, not yet renamed; e.g.
+  ``written/checkpoint.pt``, ``written/result.json``).
+* **By timing** (benchmarks/kill_stress.py): :func:`run_with_kills` SIGKILLs the
+  process from outside at chosen moments, as a user's Ctrl-C or an OOM killer
+  would.
 """
 
 from __future__ import annotations
@@ -13,6 +27,47 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+FAULT_VAR, MARKER_VAR = "NASBENCH_SD_FAULT", "NASBENCH_SD_FAULT_MARKER"
+PLACES = ("step", "metrics-appended", "checkpoint-rotated", "written/")
+_hits: dict[str, int] = {}
+
+
+def parse_fault(spec: str) -> tuple[str, int]:
+    """``"step:5"`` -> ``("step", 5)``; ``"checkpoint-rotated"`` -> ``("checkpoint-rotated", 1)``."""
+    place, _, count = spec.rpartition(":")
+    if not place or not count.isdigit():
+        place, count = spec, "1"
+    if not any(place == p or (p.endswith("/") and place.startswith(p)) for p in PLACES):
+        raise ValueError(f"{FAULT_VAR}: unknown place {place!r} (places: {', '.join(PLACES)}<file name>)")
+    if int(count) < 1:
+        raise ValueError(f"{FAULT_VAR}: the count must be >= 1, got {count}")
+    return place, int(count)
+
+
+def inject(place: str) -> None:
+    """Called at ``place`` when NASBENCH_SD_FAULT is set: count the visit and, on
+    the chosen one, write the marker file and SIGKILL this process."""
+    target, count = parse_fault(os.environ[FAULT_VAR])
+    if place != target:
+        return
+    _hits[place] = _hits.get(place, 0) + 1
+    if _hits[place] != count:
+        return
+    marker = os.environ.get(MARKER_VAR)
+    if marker:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(fd, f"{place} {count}\n".encode())
+        os.fsync(fd)
+        os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fault_env(spec: str, marker: Path) -> dict[str, str]:
+    """This process's environment plus the variables that inject ``spec``."""
+    parse_fault(spec)
+    env = {k: v for k, v in os.environ.items() if k not in (FAULT_VAR, MARKER_VAR)}
+    return {**env, FAULT_VAR: spec, MARKER_VAR: str(marker)}
 
 
 @dataclass(frozen=True)
@@ -100,4 +155,5 @@ def random_kills(n: int, epochs: int, epoch_s: float, seed: int = 0, checkpoint_
             for k, e in enumerate(at)]
 
 
-__all__ = ["Kill", "KillReport", "random_kills", "run_with_kills", "search_command"]
+__all__ = ["FAULT_VAR", "MARKER_VAR", "PLACES", "Kill", "KillReport", "fault_env", "inject", "parse_fault",
+           "random_kills", "run_with_kills", "search_command"]
