@@ -9,6 +9,7 @@ from importlib import metadata
 
 import pytest
 import torch
+from torch.autograd.function import once_differentiable
 
 from nasbench_sd.methods import RegistryError, get_method, list_methods, register, registry, unregister
 from nasbench_sd.methods.base import ArchParamMethod
@@ -19,6 +20,7 @@ from nasbench_sd.testing import (
     CONTRACT_CHECKS,
     check_arch_gradients,
     check_deterministic,
+    check_edge_weights,
     check_own_term,
     check_state_roundtrip,
     contract_case_id,
@@ -79,7 +81,7 @@ def test_registering_twice_under_one_name_raises():
     register(First)
     try:
         assert register(First) is First  # the same class again is harmless
-        with pytest.raises(RegistryError):
+        with pytest.raises(RegistryError, match="already registered"):
             register(Second)
     finally:
         unregister("test-dup-method")
@@ -134,12 +136,36 @@ class FrozenArch(ArchParamMethod):
         return self.weight_step(batch, ctx)
 
 
-@pytest.mark.parametrize("broken, check", [
-    (ForgetfulSD, check_state_roundtrip),
-    (GlobalRngGDAS, check_deterministic),
-    (DeadTermSD, check_own_term),
-    (FrozenArch, check_arch_gradients),
-], ids=["forgotten-state", "global-rng", "dead-term", "frozen-arch"])
-def test_contract_catches_broken_methods(broken, check):
-    with pytest.raises(AssertionError):
+class _OnceSoftmax(torch.autograd.Function):
+    """Softmax whose backward is not itself differentiable."""
+
+    @staticmethod
+    def forward(ctx, a):
+        out = torch.softmax(a, -1)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        (s,) = ctx.saved_tensors
+        return s * (grad - (grad * s).sum(-1, keepdim=True))
+
+
+class OnceDifferentiable(DartsV1):
+    name = "broken-once-differentiable"
+
+    def edge_weights(self, training=True):
+        return _OnceSoftmax.apply(self.alpha), None
+
+
+@pytest.mark.parametrize("broken, check, message", [
+    (ForgetfulSD, check_state_roundtrip, "resuming from state_dict differs from continuing"),
+    (GlobalRngGDAS, check_deterministic, "two runs with seed 0 differ"),
+    (DeadTermSD, check_own_term, "its own term changes nothing"),
+    (FrozenArch, check_arch_gradients, "did not change in one step"),
+    (OnceDifferentiable, check_edge_weights, "not twice differentiable"),
+], ids=["forgotten-state", "global-rng", "dead-term", "frozen-arch", "once-differentiable"])
+def test_contract_catches_broken_methods(broken, check, message):
+    with pytest.raises(AssertionError, match=message):
         check(broken)

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from nasbench_sd.cli import main
 from nasbench_sd.errors import UserError
 from nasbench_sd.experiments.layout import parse_seeds
+from nasbench_sd.testing.faults import fault_env
 
 TINY = ["--set", "channels=4", "--set", "cells_per_stage=1", "--set", "train_limit=64", "--set", "batch_size=32",
         "--set", "epochs=2"]
@@ -64,7 +64,7 @@ def test_parse_seeds():
     assert parse_seeds("0,3,7") == [0, 3, 7]
     assert parse_seeds("7,") == [7]
     for bad in ("0", "-2", "x", "1,,2", "1,1", "1.5", "", ",", "3,-1"):
-        with pytest.raises(UserError):
+        with pytest.raises(UserError, match="seed"):
             parse_seeds(bad)
 
 
@@ -180,29 +180,28 @@ def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
 
 def test_killed_run_resumes_only_missing_work(tmp_path, cifar10_format):
     out = tmp_path / "exp"
-    args = [*NASBENCH_SD, "run", "--method", "sd-darts", "--seeds", "3",
-            "--data-root", str(cifar10_format), "--out", str(out), *TINY[:-1], "epochs=3", "-q"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = ["run", "--method", "sd-darts", "--seeds", "3", "--data-root", cifar10_format, "--out", out, *TINY[:-1],
+            "epochs=3", "-q"]
+    # one worker runs the seeds in turn in this process: seed 0 writes checkpoints 1-3, seed 1 its 4th and
+    # 5th; the process dies inside the 5th write (seed 1 finished epoch 1, is in the middle of epoch 2's)
+    marker = tmp_path / "marker"
+    killed = cli(*args, env=fault_env("written/checkpoint.pt:5", marker))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert marker.read_text() == "written/checkpoint.pt 5\n"
     first = out / "sd-darts/seed-0/result.json"
-    second = out / "sd-darts/seed-1/checkpoint.pt"
-    deadline = time.time() + 300
-    while not (first.is_file() and second.is_file()) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert first.is_file(), "the first run did not finish before the kill"
+    assert first.is_file() and not (out / "sd-darts/seed-1/result.json").exists()
+    assert not (out / "sd-darts/seed-2").exists()
     kept = (first.stat().st_mtime_ns, first.read_bytes())
-    interrupted = not (out / "sd-darts/seed-1/result.json").is_file()
-    r = cli("run", "--method", "sd-darts", "--seeds", "3", "--data-root", cifar10_format, "--out", out, *TINY[:-1],
-            "epochs=3", "-q")
+    seed1 = out / "sd-darts/seed-1/metrics.jsonl"
+    epoch1 = json.loads(seed1.read_text().splitlines()[0])
+    r = cli(*args)
     assert r.returncode == 0, r.stderr
     assert (first.stat().st_mtime_ns, first.read_bytes()) == kept
-    manifest = json.loads((out / "experiment.json").read_text())
-    runs = manifest["runs"]
+    runs = json.loads((out / "experiment.json").read_text())["runs"]
     assert runs["sd-darts/seed-0"]["status"] == "skipped"
-    assert runs["sd-darts/seed-2"]["status"] == "finished"
-    if interrupted:
-        assert runs["sd-darts/seed-1"]["status"] == "finished" and runs["sd-darts/seed-1"]["resumed"] is True
+    assert runs["sd-darts/seed-1"]["status"] == "finished" and runs["sd-darts/seed-1"]["resumed"] is True
+    assert runs["sd-darts/seed-2"]["status"] == "finished" and runs["sd-darts/seed-2"]["resumed"] is False
+    assert json.loads(seed1.read_text().splitlines()[0]) == epoch1  # epoch 1 was not run again
     for seed in range(3):
         recs = [json.loads(x) for x in (out / f"sd-darts/seed-{seed}/metrics.jsonl").read_text().splitlines()]
         assert [x["epoch"] for x in recs] == [1, 2, 3]

@@ -278,6 +278,52 @@ def test_sddarts_differs_after_warmup_only():
     assert "kd_train" not in sd[1].stats and sd[2].stats["kd_train"] > 0 and sd[2].stats["kd_valid"] > 0
 
 
+def _kl_by_hand(logits: torch.Tensor, teacher: torch.Tensor, direction: str, t: float) -> torch.Tensor:
+    """Mean over samples of KL between the softened distributions, times T^2, in float64."""
+    s = torch.softmax(logits.double() / t, -1)
+    q = teacher.double() ** (1 / t)
+    q = q / q.sum(-1, keepdim=True)
+    p, r = (q, s) if direction == "teacher-student" else (s, q)
+    return (p * (p / r).log()).sum(-1).mean() * t * t
+
+
+@pytest.mark.parametrize("direction", ["teacher-student", "student-teacher"])
+def test_sddarts_step_loss_is_ce_plus_lambda_kl(direction):
+    lam, temperature = 0.3, 2.0
+    h = Harness("sd-darts", overrides={"warmup": 1, "K": 1, "lam": lam, "temperature": temperature,
+                                       "kl_direction": direction}, contract=False)
+    store, recorded = h.method.teachers, {"train": {}, "valid": {}}
+    real_record = store.record
+
+    def record(half, indices, probs, epoch):  # what the store is given in epoch 0: the teachers of epoch 1
+        if epoch == 0:
+            recorded[half].update(zip(indices.tolist(), probs.clone()))
+        real_record(half, indices, probs, epoch)
+
+    store.record = record
+    h.run(until=1)
+    assert all(len(v) == 16 for v in recorded.values())  # every sample of both halves was recorded
+    real_objective, seen = h.method.objective, {}
+
+    def objective(x, target, indices, half, ctx):  # the expectation from the state before the call
+        with torch.no_grad():
+            logits = ctx.network(x, F.softmax(h.method.alpha, -1))
+        teacher = torch.stack([recorded[half][i] for i in indices.tolist()])
+        expected = F.cross_entropy(logits.double(), target) + lam * _kl_by_hand(logits, teacher, direction,
+                                                                                temperature)
+        loss, out, stats = real_objective(x, target, indices, half, ctx)
+        seen[half] = (float(loss.detach()), float(expected), {k: float(v) for k, v in stats.items()})
+        return loss, out, stats
+
+    h.method.objective = objective
+    h.run(max_steps=1)  # the first step of epoch 1, after the warm-up
+    assert set(seen) == {"train", "valid"}
+    for half, (loss, expected, stats) in seen.items():
+        assert loss == pytest.approx(expected, rel=1e-5), half
+        assert stats[f"kd_{half}"] > 0.0
+        assert loss - stats[f"{half}_loss"] == pytest.approx(lam * stats[f"kd_{half}"], rel=1e-4), half
+
+
 def test_cache_teacher_is_mean_of_previous_k_epochs():
     K, n, c = 2, 6, 4
     store = CacheTeacher(K, {"train": n, "valid": n}, c)

@@ -278,7 +278,8 @@ def check_step_stats(method: MethodLike) -> str | None:
 def check_edge_weights(method: MethodLike) -> str | None:
     """``edge_weights(training=False)`` (plots, the loop's Hessian diagnostic) is a
     [6, 5] tensor that is reproducible, draws no random numbers and (for methods
-    with architecture parameters) is twice differentiable w.r.t. the first one."""
+    with architecture parameters) is twice differentiable w.r.t. the first one
+    (a Hessian-vector product exists and is finite and not zero)."""
     cls = method_class(method)
     if not cls.trains_supernet:
         return f"{_name(cls)} trains no supernet: drives no supernet"
@@ -300,7 +301,30 @@ def check_edge_weights(method: MethodLike) -> str | None:
     alpha = h.method.arch_parameters()[0]
     (g,) = torch.autograd.grad(loss, [alpha], create_graph=True)
     assert torch.isfinite(g).all() and g.abs().sum() > 0, f"{_name(cls)}: no gradient from the eval weights"
+    _check_hessian_vector_product(cls, h, b)
     return None
+
+
+def _check_hessian_vector_product(cls: type[SearchMethod], h: Harness, b: StepBatch) -> None:
+    """The Hessian-vector product of the valid loss w.r.t. the first arch parameter
+    exists (double back-propagation through ``edge_weights(training=False)``, as
+    the loop's Hessian diagnostic takes it), is finite and not zero.
+
+    (Its value is not compared with finite differences of the gradient: the
+    supernet's ReLUs put kinks at the evaluation point of the toy problem, and
+    straight-through weights (GDAS) have no classical second derivative.)"""
+    alpha = h.method.arch_parameters()[0]
+    w, active = h.method.edge_weights(training=False)
+    loss = torch.nn.functional.cross_entropy(h.ctx.network(b.x_valid, w, active), b.y_valid)
+    (g,) = torch.autograd.grad(loss, [alpha], create_graph=True)
+    v = torch.randn(alpha.shape, generator=torch.Generator().manual_seed(0)).to(g.dtype)
+    try:
+        (hv,) = torch.autograd.grad(g, [alpha], grad_outputs=v)
+    except RuntimeError as e:
+        raise AssertionError(f"{_name(cls)}: edge_weights(training=False) is not twice differentiable "
+                             f"(no Hessian-vector product: {e})") from None
+    assert torch.isfinite(hv).all() and float(hv.abs().sum()) > 0, \
+        f"{_name(cls)}: the Hessian-vector product of the valid loss is zero or not finite"
 
 
 @_one_thread
