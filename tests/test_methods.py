@@ -207,9 +207,9 @@ def test_pcdarts_options_and_genotype_ignore_betas():
     with torch.no_grad():
         m.betas.copy_(torch.tensor([5.0, -5.0, 3.0, 0.0, 9.0, -9.0]))
     assert m.genotype() == cell
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match=r"partial_channels \(3\) must divide"):
         PCDartsConfig(partial_channels=3).validate_for(CPU)
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match="partial_channels must be >= 1"):
         PCDartsConfig(partial_channels=0)
 
 
@@ -425,7 +425,8 @@ def test_sddarts_presets_and_validation():
         SDDartsConfig(warmup=50).validate_for(PAPER)
     for bad in ({"K": 0}, {"lam": -1.0}, {"temperature": 0.0}, {"teacher": "oracle"},
                 {"kl_direction": "both"}, {"warmup": -1}, {"ema_decay": 1.0}, {"order": "random"}):
-        with pytest.raises(UserError):
+        (field,) = bad
+        with pytest.raises(UserError, match=f"sd-darts {field}|unknown sd-darts {field}"):
             SDDartsConfig(**bad)
     assert SDDarts.ablation == {"lam": 0.0, "order": "weights-first"} and SDDarts.ablation_equals == "darts-v1"
 
@@ -474,7 +475,7 @@ def test_random_search_cell_comes_from_its_stream():
     m = RandomSearch(seed=11)
     assert m.genotype() == random_cell(random.Random(derive_seed(11, "random-cell")))
     assert isinstance(m.genotype(), Cell) and not RandomSearch.trains_supernet
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="must not call step"):
         m.step(None, None)
 
 

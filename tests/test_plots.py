@@ -3,8 +3,10 @@ synthetic run directories; the curves are the per-epoch mean ± std of the recor
 
 from __future__ import annotations
 
+import csv
 import json
 import random
+import statistics
 from pathlib import Path
 
 import pytest
@@ -102,15 +104,57 @@ def test_plot_bad_input(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and not (root / "plots").exists()
 
 
-def test_ablation_summary_figure(tmp_path):
+@pytest.fixture
+def drawn(monkeypatch):
+    """name -> the figure that ``plot.save`` was given (kept open for inspection)."""
+    from nasbench_sd.experiments import plot
+
+    figures, real_save = {}, plot.save
+
+    def keep(fig, folder, name):
+        figures[name] = fig
+        return real_save(fig, folder, name)
+
+    monkeypatch.setattr(plot, "save", keep)
+    yield figures
+    plot.pyplot().close("all")
+
+
+def by_hand(rows: list[float]) -> tuple[float, float]:
+    return statistics.mean(rows), statistics.stdev(rows) if len(rows) > 1 else 0.0
+
+
+def test_accuracy_figure_draws_the_seed_means(tmp_path, capsys, drawn):
+    root = tmp_path / "exp"
+    for s in range(3):
+        write_run(root, "darts-v1", "darts-v1", s)
+    write_run(root, "sd-darts", "sd-darts", 0)
+    code, _, err = run_cli(capsys, "plot", root)
+    assert code == 0, err
+    fig = drawn["accuracy"]
+    for ax, prefix in zip(fig.axes, ("c10", "c100", "in16")):
+        lines = {ln.get_label(): ln for ln in ax.get_lines()}
+        for group, seeds in (("darts-v1", 3), ("sd-darts", 1)):
+            (label,) = [k for k in lines if k.startswith(f"{group} ")]
+            assert f"n={seeds}" in label
+            x, y = lines[label].get_data()
+            runs = [[json.loads(line) for line in (root / group / f"seed-{k}" / "metrics.jsonl").read_text()
+                     .splitlines()] for k in range(seeds)]
+            assert list(x) == [1, 2, 3, 4]
+            expected = [by_hand([r[e]["benchmark"][f"{prefix}_test"] for r in runs])[0] for e in range(4)]
+            assert list(y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_ablation_csv_and_figure_equal_recomputation(tmp_path, drawn):
     from nasbench_sd.experiments.ablate import ablation_groups, summarize_ablation
 
     root = tmp_path / "abl"
     groups, key, values = ablation_groups("sd-darts", "warmup", "0,2,5", {})
     assert key == "method.warmup" and [g.label for g in groups] == ["sd-darts-warmup=0", "sd-darts-warmup=2",
                                                                      "sd-darts-warmup=5"]
+    seeds = {"sd-darts-warmup=0": [0, 1, 2], "sd-darts-warmup=2": [0, 1], "sd-darts-warmup=5": [3]}
     for g in groups:
-        for s in range(2):
+        for s in seeds[g.label]:
             cfg = build_run_config("sd-darts", "cpu", s, dict(g.sets))
             d = root / g.label / f"seed-{s}"
             d.mkdir(parents=True)
@@ -121,3 +165,19 @@ def test_ablation_summary_figure(tmp_path):
     paths = summarize_ablation(root, "sd-darts", "warmup", key, values, groups)
     assert paths[0].name == "ablation-warmup.csv"
     check_figures(paths[1:], ["ablation-warmup"])
+    rows = list(csv.DictReader(paths[0].open()))
+    assert [r["value"] for r in rows] == values
+    fig = drawn["ablation-warmup"]
+    for r, v, g in zip(rows, values, groups):
+        results = [json.loads((root / g.label / f"seed-{s}" / "result.json").read_text()) for s in seeds[g.label]]
+        assert r["param"] == "warmup" and r["group"] == g.label and r["n"] == str(len(results))
+        assert r["seeds"] == " ".join(map(str, seeds[g.label])) and r["preset"] == "cpu"
+        assert r["search_epochs"] == str(results[0]["config"]["search"]["epochs"])
+        for c in COLUMNS:
+            mean, std = by_hand([x["benchmark"][c] for x in results])
+            assert float(r[f"{c}_mean"]) == pytest.approx(mean, rel=1e-12), (v, c)
+            assert float(r[f"{c}_std"]) == pytest.approx(std, rel=1e-12, abs=1e-12), (v, c)
+    for ax, prefix in zip(fig.axes, ("c10", "c100", "in16")):
+        x, y = ax.get_lines()[0].get_data()
+        assert list(x) == [0.0, 2.0, 5.0]
+        assert list(y) == pytest.approx([float(r[f"{prefix}_test_mean"]) for r in rows], rel=1e-12)

@@ -173,8 +173,21 @@ def test_random_method_needs_no_training(tmp_path):
     assert r1["cell"] == r2["cell"] and Cell.from_string(r1["cell"])
 
 
-def test_bf16_autocast_runs_and_is_recorded(tmp_path):
-    cfg = tiny_config("darts-v1", epochs="1", amp="bf16")
-    result = run_search(cfg, tmp_path / "r", data=tiny_data(), quiet=True)
-    assert result["config"]["search"]["amp"] == "bf16"
-    assert Cell.from_string(result["cell"])
+def test_bf16_computes_in_bf16_and_differs_from_fp32(tmp_path):
+    dtypes: dict[str, set] = {}
+
+    def conv_output_dtype(module, args, output):
+        if isinstance(module, torch.nn.Conv2d):
+            dtypes.setdefault(amp, set()).add(output.dtype)
+
+    handle = torch.nn.modules.module.register_module_forward_hook(conv_output_dtype)
+    try:
+        for amp in ("off", "bf16"):
+            run_search(tiny_config("darts-v1", epochs="1", amp=amp), tmp_path / amp, data=tiny_data(), quiet=True)
+    finally:
+        handle.remove()
+    assert dtypes == {"off": {torch.float32}, "bf16": {torch.bfloat16}}
+    fp32, bf16 = RunDir(tmp_path / "off"), RunDir(tmp_path / "bf16")
+    assert bf16.result()["config"]["search"]["amp"] == "bf16"
+    a, b = fp32.load_checkpoint()["method"]["arch"][0], bf16.load_checkpoint()["method"]["arch"][0]
+    assert not torch.equal(a, b) and a.dtype == b.dtype == torch.float32  # the parameters stay float32

@@ -76,7 +76,7 @@ def test_supernet_equals_reference(k: int, mode: str, dtype: torch.dtype) -> Non
 def test_same_state_dict_layout() -> None:
     ref, fast = pair(2)
     assert list(ref.state_dict()) == list(fast.state_dict())
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="size mismatch"):
         copy_reference_weights(ReferenceSuperNet(C, N, 10, 1), fast)  # different op widths
 
 

@@ -180,7 +180,7 @@ def test_render_failure_writes_nothing(experiment, capsys, monkeypatch):
         raise RuntimeError("disk full while rendering")
 
     monkeypatch.setattr(render, "to_latex", broken)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="disk full while rendering"):
         main(["table", str(experiment)])
     assert not list(experiment.glob("table.*")) and not list(experiment.rglob("*.tmp"))
 
