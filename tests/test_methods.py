@@ -348,9 +348,11 @@ def test_cache_teacher_is_mean_of_previous_k_epochs():
     assert not store.teacher("train", torch.arange(n), None, ctx)[1].any()
 
 
-def test_cache_memory_bytes_formula():
-    store = CacheTeacher(2, {"train": 50_000, "valid": 50_000}, 10)
-    assert store.memory_bytes() == 3 * (50_000 + 50_000) * (10 * 4 + 1)
+def test_cache_memory_is_the_documented_6_2_mb():
+    # CIFAR-10 official split (25,000 + 25,000 samples), K=2: the figure CacheTeacher's docstring promises
+    store = CacheTeacher(2, {"train": 25_000, "valid": 25_000}, 10)
+    assert store.memory_bytes() == 6_150_000
+    assert sum(t.nbytes for d in (store.probs, store.seen) for t in d.values()) == 6_150_000
 
 
 def test_ema_teacher_blends_epochs():
