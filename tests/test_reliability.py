@@ -17,7 +17,7 @@ from nasbench_sd.methods import get_method, register, unregister
 from nasbench_sd.search import run_search
 from nasbench_sd.search.rundir import RunDir
 from nasbench_sd.testing.contract import single_thread
-from nasbench_sd.testing.faults import fault_env
+from nasbench_sd.testing.faults import fault_env, parse_fault
 from searchkit import STATE, TINY, assert_same_end, run_search_process, tiny_config, tiny_data
 
 
@@ -148,6 +148,16 @@ def test_writer_killed_mid_write_leaves_old_content(tmp_path):
     assert left.name.startswith(".config.json.") and left.name.endswith(".tmp") and left.stat().st_size > 100000
     RunDir(tmp_path).prepare({"a": 1}, resume=True)  # the next run (holding the lock) removes it
     assert [p.name for p in tmp_path.iterdir()] == ["config.json"] and target.read_bytes() == before
+
+
+def test_fault_specs():
+    assert parse_fault("step:5") == ("step", 5)
+    assert parse_fault("written/result.json") == ("written/result.json", 1)
+    assert parse_fault("checkpoint-rotated:2") == ("checkpoint-rotated", 2)
+    with pytest.raises(ValueError, match="unknown place 'nowhere'"):
+        parse_fault("nowhere:3")
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        parse_fault("step:0")
 
 
 #: sd-darts on tiny data: 4 epochs of 3 steps; its teacher store is part of the checkpoint.
