@@ -336,6 +336,7 @@ def test_cache_teacher_is_mean_of_previous_k_epochs():
         store.record("train", idx, probs, epoch)
         recorded[epoch] = dict(zip(idx.tolist(), probs))
     ctx.epoch = 4
+    store.record("train", torch.tensor([0, 3]), torch.full((2, c), 1 / c), 4)  # earlier steps of this epoch
     teacher, mask = store.teacher("train", torch.arange(n), None, ctx)
     assert mask.all()
     for i in range(3):  # seen in epochs 3 and 2: epochs 0 and 1 dropped from the window
@@ -344,7 +345,11 @@ def test_cache_teacher_is_mean_of_previous_k_epochs():
         torch.testing.assert_close(teacher[i], recorded[3][i], rtol=0, atol=0)
     teacher, mask = store.teacher("valid", torch.arange(n), None, ctx)
     assert not mask.any() and torch.allclose(teacher, torch.full((n, c), 1 / c))
-    ctx.epoch = 6  # epochs 4 and 5 recorded nothing: no teacher left in the window
+    ctx.epoch = 6  # window: epochs 4 and 5, in which only samples 0 and 3 were recorded
+    teacher, mask = store.teacher("train", torch.arange(n), None, ctx)
+    assert mask.tolist() == [True, False, False, True, False, False]
+    torch.testing.assert_close(teacher[0], torch.full((c,), 1 / c), rtol=0, atol=0)
+    ctx.epoch = 7  # epochs 5 and 6 recorded nothing: no teacher left in the window
     assert not store.teacher("train", torch.arange(n), None, ctx)[1].any()
 
 
