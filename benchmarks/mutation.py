@@ -153,6 +153,13 @@ MUTANTS = [
 
 WHY_SURVIVES: dict[str, str] = {}
 
+#: What earlier runs found (kept in the report).
+NOTES = [
+    "- First run (2026-11-28): `sd-darts-teacher-is-current-epoch` survived (the cache-teacher test never "
+    "recorded anything in the current epoch before asking for a teacher); "
+    "`test_cache_teacher_is_mean_of_previous_k_epochs` now does, and kills it.",
+]
+
 
 def _copy(dst: Path) -> None:
     for name in ("nasbench_sd", "tests", "pyproject.toml"):
@@ -218,6 +225,8 @@ def main() -> None:
         "|---|---|---|---|---|---|",
         *(f"| {m.name} | {m.file} | {m.what} | `{' '.join(m.tests)}` | {s} | "
           f"{WHY_SURVIVES.get(m.name, d) if s == 'survived' else d} |" for m, s, d, _ in rows),
+        "",
+        *NOTES,
         "",
     ]
     write_report("mutation.md", lines)
