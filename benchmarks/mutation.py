@@ -87,8 +87,8 @@ MUTANTS = [
            "a killed writer's temp file is never removed"),
     # -- I/O -------------------------------------------------------------------------------------
     Mutant("plain-write", "nasbench_sd/io.py",
-           "    path = Path(path)\n    fd, tmp = ",
-           "    path = Path(path)\n    path.write_bytes(data)\n    return\n    fd, tmp = ",
+           "    path = Path(path)\n    with reporting_disk_full(path):\n",
+           "    path = Path(path)\n    path.write_bytes(data)\n    return\n    with reporting_disk_full(path):\n",
            ("tests/test_reliability.py", "-k", "atomic or mid_write"),
            "atomic_write_bytes is a plain write_bytes (issue 16)"),
     Mutant("temp-file-left-on-error", "nasbench_sd/io.py",
