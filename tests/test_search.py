@@ -34,7 +34,7 @@ def test_metrics_and_result(tmp_path):
         assert r["num_parameter_free"] == cell.num_parameter_free
         assert len(r["op_probs"]) == 6 and all(abs(sum(row) - 1) < 1e-4 for row in r["op_probs"])
         assert {"train_loss", "train_acc", "valid_loss", "valid_acc", "epoch_seconds"} <= set(r)
-        assert "hessian_eig" in r and r["hessian_eig"] == r["hessian_eig"]
+        assert isinstance(r["hessian_eig"], float) and math.isfinite(r["hessian_eig"])
     assert result["cell"] == records[-1]["cell"]
     assert set(result["benchmark"]) == set(COLUMNS)
     prov = result["provenance"]
@@ -42,6 +42,31 @@ def test_metrics_and_result(tmp_path):
     assert prov["search_dataset"] == "cifar10" and "torch" in prov and "bn_mode" in prov
     saved = json.loads((tmp_path / "run" / "result.json").read_text())
     assert saved["config"]["search"]["epochs"] == 3 and saved["seed"] == 0
+
+
+def test_recorded_hessian_is_the_top_eigenvalue_of_the_final_network(tmp_path):
+    """The last epoch's ``hessian_eig`` equals eigvalsh of a Hessian built independently
+    (torch.autograd.functional.hessian) from the final checkpoint's network and alpha."""
+    from nasbench_sd.data.augment import normalize
+    from nasbench_sd.nn.supernet import SuperNet
+
+    cfg, data = tiny_config("darts-v1", hessian_every="1", hessian_samples="8"), tiny_data()
+    run_search(cfg, tmp_path / "run", data=data, quiet=True)
+    recorded = RunDir(tmp_path / "run").metrics()[-1]["hessian_eig"]
+    state = RunDir(tmp_path / "run").load_checkpoint()
+    s = cfg.search
+    net = SuperNet(s.channels, s.cells_per_stage, data.num_classes)
+    net.load_state_dict(state["network"])
+    alpha = state["method"]["arch"][0].clone()
+    x, y = normalize(data.valid_images[:8], data.mean, data.std), data.valid_labels[:8]
+
+    def loss_of(a):
+        return torch.nn.functional.cross_entropy(net(x, torch.softmax(a, -1), None), y)
+
+    h = torch.autograd.functional.hessian(loss_of, alpha).reshape(30, 30).double()
+    expected = float(torch.linalg.eigvalsh(0.5 * (h + h.T))[-1])
+    assert recorded == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    assert abs(expected) > 1e-6  # a zero Hessian would make the comparison vacuous
 
 
 @pytest.fixture
