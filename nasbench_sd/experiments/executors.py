@@ -93,13 +93,24 @@ class PoolExecutor:
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_pool_worker,
                                          initargs=(queue,))
         self._futures: dict[Any, RunTask] = {}
+        #: runs refused because the pool broke (a worker died), reported by the next wait()
+        self._refused: list[tuple[RunTask, dict[str, Any]]] = []
 
     def submit(self, task: RunTask) -> None:
-        self._futures[self._pool.submit(execute_task, task)] = task
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            self._futures[self._pool.submit(execute_task, task)] = task
+        except BrokenProcessPool as e:  # an earlier worker died abruptly: this run fails, the others go on
+            self._refused.append((task, {"key": task.key, "status": "failed", "result": None,
+                                         "error": f"not started, the worker pool broke: {e}"}))
 
     def wait(self, timeout: float) -> list[tuple[RunTask, dict[str, Any]]]:
         from concurrent.futures import FIRST_COMPLETED, wait
 
+        if self._refused:
+            out, self._refused = self._refused, []
+            return out
         if not self._futures:
             return []
         done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
