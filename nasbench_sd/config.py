@@ -224,7 +224,7 @@ def apply_overrides(obj: Any, overrides: dict[str, str]) -> Any:
 
 
 def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] | None = None,
-                     device: str = "cpu") -> RunConfig:
+                     device: str = "cpu", validate: bool = True) -> RunConfig:
     """Resolve a preset for a method, then apply ``--set`` overrides.
 
     Under ``paper`` the method's settings are its paper's values whatever the
@@ -233,7 +233,9 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
     the shared settings apply except those of :data:`SCALE_FIELDS`.
 
     Keys name a :class:`SearchConfig` field (``epochs=10``) or a method config
-    field, optionally prefixed ``method.`` (``method.lam=0.5``).
+    field, optionally prefixed ``method.`` (``method.lam=0.5``). ``validate=False``
+    skips the checks that need both configs (e.g. warm-up < epochs): for
+    rebuilding a preset's defaults beside a saved run, never for running.
     """
     from nasbench_sd.methods import get_method
 
@@ -251,9 +253,9 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
                         if preset == "paper" or k not in SCALE_FIELDS}
     search = apply_overrides(base, {**method_overrides, **search_sets})
     method_config = apply_overrides(cls.preset_config(preset, search.epochs), method_sets)
-    validate = getattr(method_config, "validate_for", None)
-    if validate is not None:
-        validate(search)
+    check = getattr(method_config, "validate_for", None)
+    if validate and check is not None:
+        check(search)
     return RunConfig(method=method, seed=seed, preset=preset, search=search,
                      method_config=method_config, device=device)
 

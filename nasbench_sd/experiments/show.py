@@ -43,10 +43,12 @@ def changed_settings(cfg: dict[str, Any]) -> dict[str, Any] | None:
     from nasbench_sd.config import build_run_config
 
     try:
-        base = build_run_config(cfg["method"], cfg["preset"], 0).to_dict()["search"]
+        base = build_run_config(cfg["method"], cfg["preset"], 0, validate=False).to_dict()["search"]
         search = {k: v for k, v in cfg["search"].items() if base.get(k) != _as_saved(v, base.get(k))}
         sets = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for k, v in search.items()}
-        scaled = build_run_config(cfg["method"], cfg["preset"], 0, sets).to_dict()["method_config"]
+        # the run's own method settings may be needed to validate (paper sd-darts, warmup 1 with
+        # epochs 2): the defaults are rebuilt without the checks
+        scaled = build_run_config(cfg["method"], cfg["preset"], 0, sets, validate=False).to_dict()["method_config"]
     except (UserError, KeyError, TypeError, ValueError):
         return None
     out = dict(search)
