@@ -142,7 +142,7 @@ MUTANTS = [
     Mutant("hessian-on-half-the-samples", "nasbench_sd/search/loop.py",
            "    n = min(s.hessian_samples, data.n_valid)\n", "    n = min(s.hessian_samples, data.n_valid) // 2\n",
            ("tests/test_search.py", "-k", "recorded_hessian"),
-           "the recorded Hessian eigenvalue is not the one of the stated samples (issue 16: x == x accepted any value)"),
+           "the recorded eigenvalue is not that of the stated samples (issue 16: x == x accepted any value)"),
     Mutant("hessian-smallest-eigenvalue", "nasbench_sd/search/hessian.py",
            "eigvalsh(exact_hessian(loss_fn, param))[-1]", "eigvalsh(exact_hessian(loss_fn, param))[0]",
            ("tests/test_diagnostics.py", "-k", "exact_hessian"),
