@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from nasbench_sd.errors import UserError
-from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext
+from nasbench_sd.methods.base import MethodConfig, SearchContext
+from nasbench_sd.methods.gumbel_base import GumbelTemperatureMethod
 from nasbench_sd.methods.sampling import gumbel_noise, linear_anneal
 from nasbench_sd.runtime import host_read
-from nasbench_sd.seeding import derive_seed
 
 #: Draws before giving up when the Gumbel sample keeps producing inf/NaN.
 MAX_RESAMPLES = 100
@@ -36,7 +36,7 @@ class GDASConfig(MethodConfig):
             raise UserError(f"gdas needs 0 < tau_min <= tau_max, got {self.tau_min}, {self.tau_max}")
 
 
-class GDAS(ArchParamMethod):
+class GDAS(GumbelTemperatureMethod):
     """Gumbel-softmax sampling of one op per edge (the supernet's sampled mode).
 
     A training sample draws Gumbel noise from the method's own CPU generator
@@ -75,8 +75,6 @@ class GDAS(ArchParamMethod):
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
         super().__init__(config, seed)
-        self.gumbel_generator = torch.Generator().manual_seed(derive_seed(self.seed, "gumbel"))
-        self.tau = float(self.config.tau_max)
         self._samples: list[tuple[torch.Tensor, tuple[int, ...]]] = []
 
     @classmethod
@@ -87,10 +85,6 @@ class GDAS(ArchParamMethod):
     def tau_at(self, epoch: int, epochs: int) -> float:
         """``tau_max - (tau_max - tau_min) * epoch / (epochs - 1)`` (tau_max for a 1-epoch run)."""
         return linear_anneal(self.config.tau_max, self.config.tau_min, epoch, epochs - 1)
-
-    def on_epoch_start(self, ctx: SearchContext) -> None:
-        """Set this epoch's temperature."""
-        self.tau = self.tau_at(ctx.epoch, ctx.epochs)
 
     def gumbel(self) -> torch.Tensor:
         """A [6, 5] Gumbel(0, 1) sample from the method's generator (on the CPU)."""
@@ -134,14 +128,3 @@ class GDAS(ArchParamMethod):
         index = probs.argmax(dim=-1)
         one_hot = torch.zeros_like(probs).scatter_(-1, index.unsqueeze(-1), 1.0)
         return one_hot + (probs - probs.detach()), index
-
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        state["gumbel_rng"] = self.gumbel_generator.get_state()
-        state["tau"] = self.tau
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.gumbel_generator.set_state(state["gumbel_rng"])
-        self.tau = float(state["tau"])

@@ -20,14 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from nasbench_sd.errors import UserError
-from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext
+from nasbench_sd.methods.base import MethodConfig
 from nasbench_sd.methods.drnas_protocol import (
     DRNAS_FAMILY_DEVIATIONS,
     DRNAS_FAMILY_SOURCES,
     drnas_family_overrides,
 )
+from nasbench_sd.methods.gumbel_base import GumbelTemperatureMethod
 from nasbench_sd.methods.sampling import gumbel_noise, linear_anneal
-from nasbench_sd.seeding import derive_seed
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class SNASConfig(MethodConfig):
             raise UserError(f"snas needs 0 < tau_min <= tau_max, got {self.tau_min}, {self.tau_max}")
 
 
-class SNAS(ArchParamMethod):
+class SNAS(GumbelTemperatureMethod):
     """Soft Gumbel-softmax mixing (dense supernet), first-order bilevel steps.
 
     :meth:`edge_weights` (training) = ``softmax((alpha + g) / tau)`` row-wise,
@@ -62,6 +62,7 @@ class SNAS(ArchParamMethod):
     description = "SNAS (NB201 port by the DrNAS authors): dense Gumbel-softmax mixing, tau 10 -> 1"
     paper = "Xie, Zheng, Liu, Lin. SNAS: Stochastic Neural Architecture Search. ICLR 2019"
     Config = SNASConfig
+    gumbel_stream = "snas-gumbel"
     ablation = {"noise": False, "tau_max": 1.0, "tau_min": 1.0, "arch_first": False}
     ablation_equals = "darts-v1"
     sources: ClassVar[dict[str, str]] = {
@@ -77,11 +78,6 @@ class SNAS(ArchParamMethod):
         *DRNAS_FAMILY_DEVIATIONS,
     )
 
-    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
-        super().__init__(config, seed)
-        self.gumbel_generator = torch.Generator().manual_seed(derive_seed(self.seed, "snas-gumbel"))
-        self.tau = float(self.config.tau_max)
-
     @classmethod
     def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
         """100 epochs (paper), weight decay 3e-4 and no Nesterov (every preset)."""
@@ -94,23 +90,9 @@ class SNAS(ArchParamMethod):
         """``tau_max - (tau_max - tau_min) * epoch / epochs``."""
         return linear_anneal(self.config.tau_max, self.config.tau_min, epoch, epochs)
 
-    def on_epoch_start(self, ctx: SearchContext) -> None:
-        self.tau = self.tau_at(ctx.epoch, ctx.epochs)
-
     def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         logits = self.alpha
         if training and self.config.noise:
             noise = gumbel_noise(self.alpha.shape, self.gumbel_generator)
             logits = logits + noise.to(self.alpha.device, non_blocking=True)  # no wait for the GPU
         return F.softmax(logits / self.tau, dim=-1), None
-
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        state["gumbel_rng"] = self.gumbel_generator.get_state()
-        state["tau"] = self.tau
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.gumbel_generator.set_state(state["gumbel_rng"])
-        self.tau = float(state["tau"])
