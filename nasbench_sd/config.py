@@ -15,7 +15,7 @@ from typing import Any
 
 from nasbench_sd.errors import UserError
 
-PRESETS = ("paper", "cpu")
+PRESETS = ("paper", "cpu", "proxy")
 
 
 def _check(ok: bool, message: str) -> None:
@@ -121,8 +121,11 @@ SEARCH_SOURCES: dict[str, str] = {
 #: ``hessian_iters`` is the power-iteration count of configurations saved before the exact Hessian.
 DIAGNOSTICS: tuple[str, ...] = ("hessian_every", "hessian_samples", "hessian_iters")
 
-#: Settings the scaled presets (``cpu``) set themselves; a method's ``preset_search_overrides``
-#: changes them only under ``paper``.
+#: Settings the scaled presets (``cpu``, ``proxy``) set themselves; a method's
+#: ``preset_search_overrides`` changes them only under ``paper``. A scaled preset's
+#: ``epochs`` are those of a 50-epoch (NB201 DARTS) protocol: a method whose paper runs
+#: E epochs gets ``round(epochs * E / 50)`` (:func:`scaled_epochs`), so every method
+#: runs the same fraction of its own paper budget.
 SCALE_FIELDS: tuple[str, ...] = ("epochs", "channels", "cells_per_stage", "train_limit")
 #: A CPU preset: one search of any method on real CIFAR-10 in about a minute on
 #: 2 cores. Channels (16 -> 8), cells per stage (5 -> 1), samples per half
@@ -133,6 +136,28 @@ SCALE_FIELDS: tuple[str, ...] = ("epochs", "channels", "cells_per_stage", "train
 #: to 1e-2 so that the op probabilities move as visibly as in a paper-size run
 #: (at 3e-4 they stay within 0.19-0.21 and the derived cell is noise).
 CPU = SearchConfig(channels=8, cells_per_stage=1, train_limit=768, epochs=10, a_lr=1e-2)
+
+#: A CPU proxy of the NB201 search (not Table 4): the NB201 depth (N=5) at 8
+#: channels on the first 1,024 samples of each official half, 40 epochs (4/5 of
+#: each method's paper budget), alpha's Adam learning rate 3e-3 (10x the paper's,
+#: for 640 instead of 19,550 architecture steps). Chosen as the cheapest setting of
+#: the sweep in benchmarks/results/proxy_sweep.md on which DARTS-V1 ends with at
+#: least 4 parameter-free ops on most seeds, as it collapses in the paper's Table 4.
+PROXY = SearchConfig(channels=8, cells_per_stage=5, train_limit=1024, epochs=40, a_lr=3e-3)
+
+#: The scaled presets by name.
+SCALED: dict[str, SearchConfig] = {"cpu": CPU, "proxy": PROXY}
+
+
+def budget_fraction(preset: str) -> float:
+    """The fraction of every method's paper search epochs a preset runs (1.0 for ``paper``)."""
+    return 1.0 if preset == "paper" else SCALED[preset].epochs / PAPER.epochs
+
+
+def scaled_epochs(preset: str, paper_epochs: int) -> int:
+    """Search epochs of a method whose paper runs ``paper_epochs`` under ``preset``:
+    the same fraction of its budget as every other method (at least 1)."""
+    return paper_epochs if preset == "paper" else max(1, round(paper_epochs * budget_fraction(preset)))
 
 
 @dataclass(frozen=True)
@@ -228,9 +253,10 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
     """Resolve a preset for a method, then apply ``--set`` overrides.
 
     Under ``paper`` the method's settings are its paper's values whatever the
-    epochs (``--set epochs=100`` changes the epochs only); under ``cpu`` the
-    method scales its epoch-based settings to the epochs, and its changes of
-    the shared settings apply except those of :data:`SCALE_FIELDS`.
+    epochs (``--set epochs=100`` changes the epochs only); under a scaled preset
+    (``cpu``, ``proxy``) the method runs the preset's fraction of its paper epochs
+    (:func:`scaled_epochs`), scales its epoch-based settings to the epochs, and
+    its changes of the shared settings apply except those of :data:`SCALE_FIELDS`.
 
     Keys name a :class:`SearchConfig` field (``epochs=10``) or a method config
     field, optionally prefixed ``method.`` (``method.lam=0.5``). ``validate=False``
@@ -244,13 +270,15 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
     if seed < 0:
         raise UserError(f"seed must be >= 0, got {seed}")
     cls = get_method(method)
-    base = PAPER if preset == "paper" else CPU
+    base = PAPER if preset == "paper" else SCALED[preset]
     sets = dict(sets or {})
     search_fields = {f.name for f in dataclasses.fields(SearchConfig)}
     search_sets = {k: v for k, v in sets.items() if k in search_fields}
     method_sets = {k.removeprefix("method."): v for k, v in sets.items() if k not in search_fields}
     method_overrides = {k: str(v) for k, v in cls.preset_search_overrides(preset).items()
                         if preset == "paper" or k not in SCALE_FIELDS}
+    if preset != "paper":
+        method_overrides["epochs"] = str(scaled_epochs(preset, cls.paper_epochs()))
     search = apply_overrides(base, {**method_overrides, **search_sets})
     method_config = apply_overrides(cls.preset_config(preset, search.epochs), method_sets)
     check = getattr(method_config, "validate_for", None)
@@ -260,5 +288,6 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
                      method_config=method_config, device=device)
 
 
-__all__ = ["CPU", "DIAGNOSTICS", "PAPER", "PRESETS", "SCALE_FIELDS", "SEARCH_SOURCES", "RunConfig", "SearchConfig",
-           "apply_overrides", "build_run_config", "config_diff", "parse_sets"]
+__all__ = ["CPU", "DIAGNOSTICS", "PAPER", "PRESETS", "PROXY", "SCALED", "SCALE_FIELDS", "SEARCH_SOURCES", "RunConfig", "SearchConfig",
+           "apply_overrides", "budget_fraction", "build_run_config", "config_diff", "parse_sets",
+           "scaled_epochs"]

@@ -71,7 +71,8 @@ def test_lam_schedule_and_presets():
     # paper values are never scaled from a user's epochs (the code's slope: lam reaches 24.5 in 50 epochs)
     assert build_run_config("beta-darts", "paper", 0, {"epochs": "50"}).method_config.lam_epochs == 100
     cpu = build_run_config("beta-darts", "cpu", 0)
-    assert cpu.search.epochs == 10 and cpu.method_config.lam_epochs == 10 and cpu.method_config.arch_first
+    # 1/5 of its 100 paper epochs under cpu, and lam's slope spans them
+    assert cpu.search.epochs == 20 and cpu.method_config.lam_epochs == 20 and cpu.method_config.arch_first
     assert (cpu.search.w_weight_decay, cpu.search.w_nesterov) == (3e-4, False)
     assert set(BetaDarts.sources) >= {"lam_max", "lam_epochs", "arch_first", "epochs", "w_weight_decay",
                                       "w_nesterov", "split"}

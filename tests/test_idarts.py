@@ -209,7 +209,7 @@ def test_presets():
     assert paper.method_config == IDartsConfig()
     assert build_run_config("idarts", "paper", 0, {"epochs": "5"}).method_config == IDartsConfig()
     cpu = build_run_config("idarts", "cpu", 0)
-    assert cpu.search.epochs == 10 and cpu.search.w_lr == 0.01 and cpu.search.channels == 8
+    assert cpu.search.epochs == 6 and cpu.search.w_lr == 0.01  # 1/5 of its 30 paper epochs and cpu.search.channels == 8
     assert cpu.method_config == IDartsConfig(hvp="finite-difference")
     fields = {f.name for f in dataclasses.fields(IDartsConfig)} | set(IDarts.preset_search_overrides("paper"))
     assert set(IDarts.sources) <= fields and set(IDarts.preset_search_overrides("paper")) <= set(IDarts.sources)

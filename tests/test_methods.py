@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from nasbench_sd.cells import Cell, random_cell
-from nasbench_sd.config import CPU, PAPER, build_run_config, config_diff
+from nasbench_sd.config import CPU, PAPER, SCALED, build_run_config, config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods import SearchContext, get_method, registry
 from nasbench_sd.methods.darts import DartsV2, DartsV2Config, finite_difference_hvp
@@ -473,8 +473,22 @@ def test_cpu_preset_keeps_its_scale_but_takes_a_methods_other_paper_settings(mon
                         classmethod(lambda cls, preset: {"epochs": 100, "w_nesterov": False}))
     paper, cpu = build_run_config("sd-darts", "paper", 0), build_run_config("sd-darts", "cpu", 0)
     assert (paper.search.epochs, paper.search.w_nesterov) == (100, False)
-    assert (cpu.search.epochs, cpu.search.w_nesterov) == (CPU.epochs, False)
-    assert cpu.method_config.warmup == round(25 * CPU.epochs / 100)  # scaled by the paper's 100 epochs
+    # a 100-epoch paper runs twice the epochs of a 50-epoch one under a scaled preset
+    assert (cpu.search.epochs, cpu.search.w_nesterov) == (2 * CPU.epochs, False)
+    assert cpu.search.channels == CPU.channels and cpu.search.train_limit == CPU.train_limit
+    assert cpu.method_config.warmup == round(25 * cpu.search.epochs / 100)  # scaled by the paper's 100 epochs
+
+
+@pytest.mark.parametrize("preset", ["cpu", "proxy"])
+def test_scaled_presets_give_every_method_the_same_fraction_of_its_paper_budget(preset):
+    fraction = SCALED[preset].epochs / PAPER.epochs
+    for name in registry.BUILTINS:
+        paper = build_run_config(name, "paper", 0).search.epochs
+        scaled = build_run_config(name, preset, 0).search.epochs
+        assert scaled == max(1, round(paper * fraction)), name
+    assert build_run_config("gdas", "cpu", 0).search.epochs == 5 * build_run_config("darts-v1", "cpu", 0).search.epochs
+    assert build_run_config("gdas", preset, 0, {"epochs": "7"}).search.epochs == 7  # --set wins
+    assert build_run_config("darts-v1", "paper", 0).search.epochs == PAPER.epochs
 
 
 # -- random search --------------------------------------------------------------------------------

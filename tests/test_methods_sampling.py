@@ -163,8 +163,8 @@ def test_paper_preset_is_the_drnas_code_protocol_and_cpu_keeps_its_scale(name):
     assert (paper.epochs, paper.w_weight_decay, paper.w_nesterov, paper.split) == (100, 3e-4, False, "darts-half")
     assert (paper.a_lr, paper.a_weight_decay, paper.batch_size, paper.channels) == (3e-4, 1e-3, 64, 16)
     cpu = build_run_config(name, "cpu", 0).search
-    assert (cpu.epochs, cpu.channels, cpu.w_weight_decay, cpu.w_nesterov, cpu.split) == (10, 8, 3e-4, False,
-                                                                                        "darts-half")
+    assert (cpu.epochs, cpu.channels, cpu.w_weight_decay, cpu.w_nesterov, cpu.split) == (20, 8, 3e-4, False,
+                                                                                        "darts-half")  # 1/5 of 100
     user = build_run_config(name, "paper", 0, {"epochs": "50"})
     assert user.search.epochs == 50 and user.method_config == build_run_config(name, "paper", 0).method_config
     cls = type(build_run_config(name, "paper", 0).method_config)

@@ -145,7 +145,8 @@ def test_presets():
         (0.025, 0.001, True, 5e-4, 5.0, 64)
     assert build_run_config("rsps", "paper", 0, {"epochs": "3"}).method_config == RSPSConfig()
     cpu = build_run_config("rsps", "cpu", 0)
-    assert cpu.search.epochs == 10 and cpu.method_config.candidates == 10 and cpu.method_config.eval_batch == 512
+    assert cpu.search.epochs == 50 and cpu.method_config.candidates == 10  # 1/5 of its 250 paper epochs
+    assert cpu.method_config.eval_batch == 512
     fields = {f.name for f in dataclasses.fields(RSPSConfig)} | {"epochs"}
     assert set(RSPS.sources) <= fields and "epochs" in RSPS.sources
 

@@ -110,8 +110,8 @@ def test_files_complete(experiment, capsys, tmp_path):
     assert tex.startswith(r"\begin{table}") and tex.rstrip().endswith(r"\end{table}")
     assert tex.count(r"\\") == len(labels) + 2  # two header lines
     for text in (md, tex):  # the caption says what the numbers are
-        for needed in ("hp=200", "v1_1", "preset cpu", "10 search epochs", "split official", "ddof=1",
-                       "n=1", "Welch"):
+        for needed in ("hp=200", "v1_1", "preset cpu", "same fraction (1/5) of its own paper's search epochs",
+                       "split official", "ddof=1", "n=1", "Welch"):
             assert needed in text.replace("\\_", "_"), needed
     assert not list(out_dir.glob(".*tmp")) and not list(out_dir.glob("*.tmp"))
 

@@ -61,6 +61,20 @@ def _benchmark_sentence(info: dict[str, Any]) -> str:
     return text
 
 
+def budget_note(preset: str) -> list[str]:
+    """What a scaled preset does to each method's budget ([] for ``paper`` or an unknown preset)."""
+    from fractions import Fraction
+
+    from nasbench_sd.config import SCALED, budget_fraction
+
+    if preset not in SCALED:
+        return []
+    f = Fraction(budget_fraction(preset)).limit_denominator(100)
+    return [f"Under the scaled preset {preset} every method runs the same fraction ({f}) of its own paper's "
+            f"search epochs (a 50-epoch protocol {SCALED[preset].epochs}, GDAS's 250 "
+            f"{round(250 * float(f))}), with its epoch-based settings scaled alike."]
+
+
 def _settings(measured: list, varying: list[str], diffs: dict) -> list[str]:
     info, parts = measured[0].info, []
     settings = []
@@ -70,6 +84,8 @@ def _settings(measured: list, varying: list[str], diffs: dict) -> list[str]:
         settings.append(f"{info['search_epochs']} search epochs")
     if settings:
         parts.append("Settings: " + ", ".join(settings) + ".")
+    if "preset" not in varying:
+        parts += budget_note(str(info["preset"]))
     overrides = {r.name: str(r.info.get("overrides") or "").split() for r in measured}
     common = [t for t in next(iter(overrides.values())) if all(t in o for o in overrides.values())]
     own = {k: [t for t in o if t not in common] for k, o in overrides.items()}
