@@ -143,7 +143,7 @@ CPU = SearchConfig(channels=8, cells_per_stage=1, train_limit=768, epochs=10, a_
 #: for 640 instead of 19,550 architecture steps). Chosen as the cheapest setting of
 #: the sweep in benchmarks/results/proxy_sweep.md on which DARTS-V1 ends with at
 #: least 4 parameter-free ops on most seeds, as it collapses in the paper's Table 4.
-PROXY = SearchConfig(channels=8, cells_per_stage=5, train_limit=1024, epochs=40, a_lr=3e-3)
+PROXY = SearchConfig(channels=8, cells_per_stage=5, train_limit=256, epochs=40, a_lr=1.2e-2)
 
 #: The scaled presets by name.
 SCALED: dict[str, SearchConfig] = {"cpu": CPU, "proxy": PROXY}
