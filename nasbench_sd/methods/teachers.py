@@ -104,7 +104,9 @@ class CacheTeacher(TeacherStore):
             self.seen[half][s].zero_()
             self.slot_epoch[half][s] = epoch
         self.probs[half][s, indices] = probs.detach().to(self.probs[half].dtype)
-        self.seen[half][s, indices] = True
+        # index_fill_ takes the value as a kernel argument; ``seen[s, indices] = True`` would first copy a
+        # host scalar to the device (one synchronising call per record on CUDA, benchmarks/gpu_search.md)
+        self.seen[half][s].index_fill_(0, indices, True)
 
     def teacher(self, half: str, indices: torch.Tensor, x: torch.Tensor, ctx) -> tuple[torch.Tensor, torch.Tensor]:
         epoch = ctx.epoch
@@ -156,7 +158,7 @@ class EmaTeacher(TeacherStore):
 
     def record(self, half: str, indices: torch.Tensor, probs: torch.Tensor, epoch: int) -> None:
         self.current[half][indices] = probs.detach().to(self.current[half].dtype)
-        self.current_seen[half][indices] = True
+        self.current_seen[half].index_fill_(0, indices, True)  # no host scalar copied to the device
 
     def end_epoch(self, epoch: int, method, ctx) -> None:
         for h in HALVES:
