@@ -64,6 +64,11 @@ def machine(result: dict) -> str:
             f"torch {prov.get('torch', '?')}")
 
 
+def skips(cell: str) -> int:
+    """Edges of an NB201 arch string (``|op~0|+|op~0|op~1|+|...|``) that are skip_connect."""
+    return sum(tok.split("~")[0] == "skip_connect" for tok in cell.split("|") if "~" in tok)
+
+
 def summarise(folder: Path) -> dict:
     results = [json.loads(p.read_text()) for p in sorted(folder.glob("*/seed-*/result.json"))]
     epoch_s = []
@@ -73,6 +78,7 @@ def summarise(folder: Path) -> dict:
     return {
         "seeds": [r["seed"] for r in results],
         "pfo": [r["num_parameter_free"] for r in results],
+        "skip": [skips(r["cell"]) for r in results],
         "c10": [r["benchmark"]["c10_test"] for r in results],
         "epochs": results[0]["epochs"] if results else None,
         "epoch_s": statistics.median(epoch_s) if epoch_s else None,
@@ -86,21 +92,24 @@ def cost(sets: dict[str, str]) -> int:
 
 
 def report(args: argparse.Namespace) -> None:
-    rows, machines, qualifying = [], set(), []
+    rows, machines, qualifying, counted = [], set(), [], []
     for name, (sets, why) in SETTINGS.items():
         s = summarise(Path(args.out) / name)
         if not s["seeds"]:
-            rows.append(f"| {name} | {why} | not run | | | | |")
+            rows.append(f"| {name} | {why} | not run | | | | | | |")
             continue
         machines.update(s["machines"])
-        n_ok = sum(p >= 4 for p in s["pfo"])
+        n_ok, n_skip = sum(p >= 4 for p in s["pfo"]), sum(k >= 4 for k in s["skip"])
         if len(s["pfo"]) == SEEDS and 2 * n_ok > SEEDS:
-            qualifying.append((cost(sets), name))
+            counted.append((cost(sets), name))
+            if 2 * n_skip > SEEDS:
+                qualifying.append((cost(sets), name))
         c10 = (f"{statistics.mean(s['c10']):.2f} ± {statistics.stdev(s['c10']):.2f}" if len(s["c10"]) > 1
                else f"{s['c10'][0]:.2f}")
         minutes = s["epoch_s"] * s["epochs"] / 60 if s["epoch_s"] else None
         rows.append(f"| {name} | {why} | {' '.join(map(str, s['pfo']))} (seeds {' '.join(map(str, s['seeds']))}) | "
-                    f"{n_ok}/{len(s['pfo'])} | {c10} | {s['epoch_s']:.1f} | {minutes:.1f} |")
+                    f"{n_ok}/{len(s['pfo'])} | {' '.join(map(str, s['skip']))} | {n_skip}/{len(s['skip'])} | {c10} | "
+                    f"{s['epoch_s']:.1f} | {minutes:.1f} |")
     lines = [
         "# The proxy preset: a sweep of DARTS-V1 settings",
         "",
@@ -109,13 +118,18 @@ def report(args: argparse.Namespace) -> None:
         "cells_per_stage 5 is the NB201 depth). A cell with at least 4 parameter-free ops (none, skip, pooling) "
         "counts as collapsed, as the paper's DARTS rows (the all-skip cell, 54.30 CIFAR-10 test).",
         "",
-        "| setting | why | parameter-free ops per seed | >= 4 | C10 test (%) mean ± std | s per epoch (median) "
-        "| min per search (epochs x median) |",
-        "|---|---|---|---|---|---|---|",
+        "| setting | why | parameter-free ops per seed | >= 4 | of them skip_connect | >= 4 skip | "
+        "C10 test (%) mean ± std | s per epoch (median) | min per search (epochs x median) |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         "Cheapest setting (samples per half x epochs x cells per stage) with at least 4 parameter-free ops on "
-        f"most of the {SEEDS} seeds: " + (min(qualifying)[1] if qualifying else "none") + ".",
+        f"most of the {SEEDS} seeds: " + (min(counted)[1] if counted else "none") + "; with at least 4 "
+        "skip connections on most seeds (the paper's kind of collapse: its DARTS rows are the all-skip cell, "
+        "not cells of 'none' edges): " + (min(qualifying)[1] if qualifying else "none") + ". The proxy preset "
+        "is the second: the first count alone also rewards cells whose parameter-free edges are 'none' (NB201 "
+        "derives the cell by argmax over all five ops, 'none' included), and such cells kept 86.8-92.0% CIFAR-10 "
+        "test here, unlike the paper's collapse.",
         "",
         "Runs were made on: " + "; ".join(sorted(machines)) + ". Seconds per epoch are of the machine each run "
         "was on (runs made beside other searches are slower); a search on CUDA is not bit-equal to one on the "
