@@ -290,6 +290,6 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
                      method_config=method_config, device=device)
 
 
-__all__ = ["CPU", "DIAGNOSTICS", "PAPER", "PRESETS", "PROXY", "SCALED", "SCALE_FIELDS", "SEARCH_SOURCES", "RunConfig", "SearchConfig",
-           "apply_overrides", "budget_fraction", "build_run_config", "config_diff", "parse_sets",
-           "scaled_epochs"]
+__all__ = ["CPU", "DIAGNOSTICS", "PAPER", "PRESETS", "PROXY", "SCALED", "SCALE_FIELDS", "SEARCH_SOURCES",
+           "RunConfig", "SearchConfig", "apply_overrides", "budget_fraction", "build_run_config", "config_diff",
+           "parse_sets", "scaled_epochs"]
