@@ -9,7 +9,7 @@ import torch
 
 from nasbench_sd.methods import get_method, list_methods
 from nasbench_sd.runtime import host_read
-from nasbench_sd.testing.hostreads import HostReadCounter, step_reads
+from nasbench_sd.testing.hostreads import HostReadCounter, step_reads, sync_events
 
 
 def test_counter_sees_every_kind_of_conversion():
@@ -61,3 +61,18 @@ def test_a_method_that_reads_its_loss_is_caught(one_thread):
         unregister("test-chatty")
     assert [len(r) for r in reads.in_step] == [4, 4]
     assert all("test_host_reads.py" in where for r in reads.in_step for _, where in r)
+
+
+def test_sync_events_count_calls_not_the_debug_modes_notice():
+    import warnings
+
+    def message(text: str) -> warnings.WarningMessage:
+        return warnings.WarningMessage(UserWarning(text), UserWarning, "m.py", 7)
+
+    caught = [message("Synchronization debug mode is a prototype feature and does not yet detect all "
+                      "synchronizing operations (Triggered internally at Module.cpp:1003.)"),
+              message("called a synchronizing CUDA operation (Triggered internally at CUDAFunctions.cpp:162.)"),
+              message("an unrelated warning")]
+    events = sync_events(caught)
+    assert [name for name, _ in events] == ["cuda-sync"]
+    assert events[0][1].startswith("called a synchronizing CUDA operation") and events[0][1].endswith("(m.py:7)")

@@ -155,8 +155,7 @@ def step_reads(method: str, epochs: int = 2, steps_per_epoch: int = 3, seed: int
                         out = real_step(batch, ctx)
                     finally:
                         torch.cuda.set_sync_debug_mode(0)
-                counter.events += [("cuda-sync", str(w.message).splitlines()[0]) for w in caught
-                                   if "synchroniz" in str(w.message)]
+                counter.events += sync_events(caught)
             else:
                 out = real_step(batch, ctx)
             counter.mark(f"end {ctx.epoch}")
@@ -173,6 +172,13 @@ def step_reads(method: str, epochs: int = 2, steps_per_epoch: int = 3, seed: int
     finally:
         loop.create_method = real_create
     return _sort(counter.events)
+
+
+def sync_events(caught: list[warnings.WarningMessage]) -> list[tuple[str, str]]:
+    """``("cuda-sync", where)`` for each warning of torch's sync debug mode that reports a
+    synchronising call; the one-time notice that the mode is a prototype is not a call."""
+    return [("cuda-sync", f"{str(w.message).splitlines()[0]} ({w.filename}:{w.lineno})") for w in caught
+            if "synchronizing" in str(w.message) and "prototype feature" not in str(w.message)]
 
 
 def _sort(events: list[tuple[str, str]]) -> StepReads:
@@ -197,4 +203,4 @@ def _sort(events: list[tuple[str, str]]) -> StepReads:
     return StepReads(in_step, between)
 
 
-__all__ = ["CONVERSIONS", "HostReadCounter", "StepReads", "step_reads", "tiny_search_data"]
+__all__ = ["CONVERSIONS", "HostReadCounter", "StepReads", "step_reads", "sync_events", "tiny_search_data"]
