@@ -78,16 +78,8 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
                         num_classes=data.num_classes, num_train_keys=int(data.train_index.max()) + 1,
                         num_valid_keys=int(data.valid_index.max()) + 1, batches=loader.extra_batches())
     method.setup(ctx)
-    records: list[dict[str, Any]] = []
-    start_epoch, elapsed_before = 0, 0.0
-    if has_checkpoint:
-        state = run.load_checkpoint()
-        net.load_state_dict(state["network"])
-        w_opt.load_state_dict(state["w_optimizer"])
-        method.load_state_dict(state["method"])
-        loader.load_state_dict(state["loader"])
-        torch.set_rng_state(state["torch_rng"])
-        records, start_epoch, elapsed_before = state["records"], state["epoch"] + 1, state["elapsed"]
+    parts = {"network": net, "w_optimizer": w_opt, "method": method, "loader": loader}
+    records, start_epoch, elapsed_before = _restore(run, parts) if has_checkpoint else ([], 0, 0.0)
     run.rewrite_metrics(records)  # drop records a killed process wrote after its last checkpoint
     progress = Progress(total=(s.epochs - start_epoch) * len(loader), initial_epoch=start_epoch,
                         epochs=s.epochs, disable=quiet, label=f"{cfg.method} seed {cfg.seed}")
@@ -117,15 +109,24 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
                                time.perf_counter() - t0, cfg, data, net)
         records.append(record)
         run.append_metrics(record)
-        elapsed = elapsed_before + time.time() - started
-        run.save_checkpoint({"epoch": epoch, "network": net.state_dict(), "w_optimizer": w_opt.state_dict(),
-                             "method": method.state_dict(), "loader": loader.state_dict(),
-                             "torch_rng": torch.get_rng_state(), "records": records, "elapsed": elapsed})
+        run.save_checkpoint({"epoch": epoch, **{k: v.state_dict() for k, v in parts.items()},
+                             "torch_rng": torch.get_rng_state(), "records": records,
+                             "elapsed": elapsed_before + time.time() - started})
         progress.epoch_done(record)
     progress.close()
     result = build_result(cfg, method.genotype(), bench, records, elapsed_before + time.time() - started, data)
     run.write_result(result)
     return result
+
+
+def _restore(run: RunDir, parts: dict[str, Any]) -> tuple[list[dict[str, Any]], int, float]:
+    """Load the last checkpoint into ``parts`` (network, optimiser, method, loader) and
+    torch's RNG; the epoch records so far, the epoch to start at and the seconds spent."""
+    state = run.load_checkpoint()
+    for key, part in parts.items():
+        part.load_state_dict(state[key])
+    torch.set_rng_state(state["torch_rng"])
+    return state["records"], state["epoch"] + 1, state["elapsed"]
 
 
 def _epoch_record(epoch: int, method: SearchMethod, bench, means: dict[str, float], ctx: SearchContext,
