@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from collapse_stats import skips
 from report import write_report
 
 #: name -> (overrides of the cpu preset, why it is in the sweep). Cost ~ samples x epochs x depth.
@@ -62,11 +63,6 @@ def machine(result: dict) -> str:
     prov = result.get("provenance", {})
     return (f"device {prov.get('device', '?')} ({prov.get('device_name', '?')}), {prov.get('platform', '?')}, "
             f"torch {prov.get('torch', '?')}")
-
-
-def skips(cell: str) -> int:
-    """Edges of an NB201 arch string (``|op~0|+|op~0|op~1|+|...|``) that are skip_connect."""
-    return sum(tok.split("~")[0] == "skip_connect" for tok in cell.split("|") if "~" in tok)
 
 
 def summarise(folder: Path) -> dict:
