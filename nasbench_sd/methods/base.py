@@ -159,7 +159,7 @@ class SearchMethod(abc.ABC):
     def preset_config(cls, preset: str, epochs: int) -> MethodConfig:
         """The method's configuration for a named preset whose search runs
         ``epochs`` epochs. Under ``paper`` it is the paper's values whatever
-        ``epochs`` is; under a scaled preset (``cpu``) methods with epoch-based
+        ``epochs`` is; under a scaled preset (``cpu``, ``proxy``) methods with epoch-based
         settings scale them with :meth:`scale_epochs`."""
         return cls.Config()
 

@@ -104,7 +104,7 @@ class BetaDarts(DartsV1):
 
     @classmethod
     def preset_config(cls, preset: str, epochs: int) -> BetaDartsConfig:
-        """``paper``: the code's divisor 100 whatever ``epochs`` is; ``cpu``: scaled
+        """``paper``: the code's divisor 100 whatever ``epochs`` is; a scaled preset (``cpu``, ``proxy``): scaled
         by epochs / 100 (lam reaches the same endpoint at the run's end)."""
         if preset == "paper":
             return BetaDartsConfig(arch_first=True)

@@ -97,7 +97,7 @@ class DartsMinus(DartsV1):
 
     @classmethod
     def preset_config(cls, preset: str, epochs: int) -> DartsMinusConfig:
-        """``paper``: the authors' 50-epoch schedule whatever ``epochs`` is; ``cpu``:
+        """``paper``: the authors' 50-epoch schedule whatever ``epochs`` is; a scaled preset (``cpu``, ``proxy``):
         the schedule spans the run (50 * epochs / 50)."""
         if preset == "paper":
             return DartsMinusConfig()

@@ -174,9 +174,9 @@ class IDarts(ArchParamMethod):
         "the values are the same).",
         "The gradient-norm clip covers the network parameters only (the reference's also includes alpha's "
         "gradient of the weight loss, which is then discarded).",
-        "The cpu preset keeps the cpu search settings (10 epochs, C=8, N=1, 768 samples) but uses the paper's "
-        "weight learning rate 0.01, and computes the Hessian-vector products by finite differences (hvp="
-        "finite-difference: about 2x cheaper than double back-propagation on CPU) to keep a cpu search short.",
+        "The scaled presets keep their sizes and run 1/5 (cpu: 6) or 4/5 (proxy: 24) of the paper's 30 epochs "
+        "with the paper's weight learning rate 0.01, and compute the Hessian-vector products by finite "
+        "differences (hvp=finite-difference: about 2x cheaper than double back-propagation on CPU).",
     )
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
@@ -185,12 +185,12 @@ class IDarts(ArchParamMethod):
 
     @classmethod
     def preset_config(cls, preset: str, epochs: int) -> IDartsConfig:
-        """``paper``: the defaults; ``cpu``: finite-difference Hessian-vector products (speed)."""
+        """``paper``: the defaults; scaled presets: finite-difference Hessian-vector products (speed)."""
         return IDartsConfig() if preset == "paper" else IDartsConfig(hvp="finite-difference")
 
     @classmethod
     def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
-        """``paper``: the notebook's 30 epochs and weight lr 0.01; ``cpu``: the lr only."""
+        """``paper``: the notebook's 30 epochs and weight lr 0.01; scaled presets: the lr only."""
         lr = {"w_lr": 0.01}  # DARTS.config of the iDARTS repo (w_lr_min 0.001, Nesterov, wd 5e-4 as NB201)
         return {"epochs": 30, **lr} if preset == "paper" else lr
 

@@ -109,7 +109,7 @@ class PCDarts(ArchParamMethod):
 
     @classmethod
     def preset_config(cls, preset: str, epochs: int) -> PCDartsConfig:
-        """``paper``: the paper's values; ``cpu``: the arch warm-up scaled from 15 of 50 epochs."""
+        """``paper``: the paper's values; scaled presets: the arch warm-up scaled from 15 of 50 epochs."""
         if preset == "paper":
             return PCDartsConfig()
         return PCDartsConfig(arch_warmup=cls.scale_epochs(15, epochs))

@@ -98,7 +98,8 @@ class RSPS(SearchMethod):
         "(a fresh draw of candidates on the same network: the same procedure, other random numbers).",
         "Random numbers come from the method's own torch generators (the reference uses Python's global "
         "random and the data loader's shuffling).",
-        "The cpu preset scores 10 candidates instead of 100 per selection (to keep a cpu search short).",
+        "The scaled presets (cpu, proxy) score 10 candidates instead of 100 per selection (to keep a CPU search "
+        "short).",
     )
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
@@ -111,7 +112,7 @@ class RSPS(SearchMethod):
 
     @classmethod
     def preset_config(cls, preset: str, epochs: int) -> RSPSConfig:
-        """``paper``: the reference's 100 candidates of 512 images; ``cpu``: 10 candidates."""
+        """``paper``: the reference's 100 candidates of 512 images; scaled presets: 10 candidates."""
         return RSPSConfig() if preset == "paper" else RSPSConfig(candidates=10)
 
     @classmethod

@@ -139,7 +139,7 @@ class SDDarts(DartsV1):
 
     @classmethod
     def preset_config(cls, preset: str, epochs: int) -> SDDartsConfig:
-        """``paper``: the paper's values (warm-up 25, K 2) whatever the epochs; ``cpu``:
+        """``paper``: the paper's values (warm-up 25, K 2) whatever the epochs; a scaled preset (``cpu``, ``proxy``):
         warm-up and window scaled from 25 and 2 of 50 epochs."""
         if preset == "paper":
             return SDDartsConfig()
