@@ -20,10 +20,12 @@ from pathlib import Path
 
 from scipy.stats import ttest_ind
 
+from nasbench_sd.cells import Cell
+
 
 def skips(cell: str) -> int:
-    """Edges of an NB201 arch string (``|op~0|+|op~0|op~1|+|...|``) that are skip_connect."""
-    return sum(tok.split("~")[0] == "skip_connect" for tok in cell.split("|") if "~" in tok)
+    """Edges of an NB201 arch string that are skip_connect."""
+    return Cell.from_string(cell).ops.count("skip_connect")
 
 
 def groups(root: Path) -> dict[str, list[dict]]:

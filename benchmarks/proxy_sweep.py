@@ -25,7 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from collapse_stats import skips
+from collapse_stats import groups, skips
 from report import write_report
 
 #: name -> (overrides of the cpu preset, why it is in the sweep). Cost ~ samples x epochs x depth.
@@ -66,7 +66,7 @@ def machine(result: dict) -> str:
 
 
 def summarise(folder: Path) -> dict:
-    results = [json.loads(p.read_text()) for p in sorted(folder.glob("*/seed-*/result.json"))]
+    results = [r for runs in groups(folder).values() for r in runs]
     epoch_s = []
     for p in sorted(folder.glob("*/seed-*/metrics.jsonl")):
         rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]

@@ -71,8 +71,8 @@ def budget_note(preset: str) -> list[str]:
         return []
     f = Fraction(budget_fraction(preset)).limit_denominator(100)
     return [f"Under the scaled preset {preset} every method runs the same fraction ({f}) of its own paper's "
-            f"search epochs (a 50-epoch protocol {SCALED[preset].epochs}, GDAS's 250 "
-            f"{round(250 * float(f))}), with its epoch-based settings scaled alike."]
+            f"search epochs (a 50-epoch paper {SCALED[preset].epochs}, a 250-epoch one {round(250 * float(f))}), "
+            "with its epoch-based settings scaled alike."]
 
 
 def _settings(measured: list, varying: list[str], diffs: dict) -> list[str]:
