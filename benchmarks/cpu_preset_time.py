@@ -17,10 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 from report import write_report
 
+from nasbench_sd.config import CPU, budget_fraction
 from nasbench_sd.methods.registry import BUILTINS
 
 #: Every built-in method, in registration order (plugins are not timed).
@@ -48,6 +50,7 @@ def main() -> None:
     p.add_argument("--methods", default=",".join(METHODS))
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="cpu-preset-"))
+    load_start = os.getloadavg()[0]
     rows = []
     for m in a.methods.split(","):
         t = time.perf_counter()
@@ -66,11 +69,13 @@ def main() -> None:
         "",
         f"`python benchmarks/cpu_preset_time.py --threads {a.threads}` on {cpu_model()} ({platform.machine()}, "
         f"{os.cpu_count()} cores, {platform.platform()}); load average at the end "
-        f"{os.getloadavg()[0]:.2f}. Wall time of the whole process (start, data loading, search, result).",
+        f"{os.getloadavg()[0]:.2f} (at the start {load_start:.2f}). Wall time of the whole process (start, data "
+        "loading, search, result).",
         "",
-        "Since issue 13 every method runs 1/5 of its own paper's epochs under cpu (GDAS and RSPS 50, SNAS, DSNAS, "
-        "DrNAS and beta-DARTS 20, iDARTS 6, the DARTS family 10); the targets were set when all ran 10, so the "
-        "wall time per 10 epochs (start-up included) is given beside them.",
+        f"The cpu preset: C={CPU.channels}, N={CPU.cells_per_stage}, the first {CPU.train_limit} samples of each "
+        f"search half, batch {CPU.batch_size}; every method runs the same fraction "
+        f"({Fraction(budget_fraction('cpu')).limit_denominator(100)}) of its own paper's search epochs (column "
+        "epochs), so the per-10-epoch time beside the wall time compares the methods' cost per epoch.",
         "",
         "| method | wall s | target s | epochs | wall s per 10 epochs | C10 test of the cell (%) "
         "| parameter-free ops |",

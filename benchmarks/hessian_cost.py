@@ -6,7 +6,7 @@ estimate after every epoch. Writes benchmarks/results/hessian_cost.md.
 
 Each estimate is 30 Hessian-vector products (double back-propagation through
 one forward pass on ``hessian_samples`` fixed valid images); an epoch of the
-`cpu` preset is 12 steps of a weight and an arch step on 64 images each.
+`cpu` preset is ``train_limit / batch_size`` steps of a weight and an arch step on 64 images each.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ def measure(method: str, samples: int, epochs: int, data_root: str, threads: int
 
 
 def main() -> None:
+    from nasbench_sd.config import CPU
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", required=True)
     p.add_argument("--method", default="darts-v1")
@@ -82,8 +84,9 @@ def main() -> None:
         "",
         f"`python benchmarks/hessian_cost.py --method {a.method} --epochs {a.epochs} --samples {a.samples} "
         f"--threads {a.threads}` on {platform.machine()}, {os.cpu_count()} cores ({platform.platform()}); "
-        f"load average at the end {os.getloadavg()[0]:.2f}. `cpu` preset (C=8, N=1, 768 images per half, "
-        "12 steps per epoch); one estimate after every epoch; both times from the same run, so the ratio "
+        f"load average at the end {os.getloadavg()[0]:.2f}. `cpu` preset (C={CPU.channels}, N={CPU.cells_per_stage}, "
+        f"{CPU.train_limit} images per half, {CPU.train_limit // CPU.batch_size} steps per epoch); one estimate "
+        "after every epoch; both times from the same run, so the ratio "
         "holds on a busy machine better than either time." + (f" {a.note}" if a.note else ""),
         "",
         "| method | hessian_samples | epoch s (mean) | Hessian s (mean) | Hessian / epoch | eigenvalues |",

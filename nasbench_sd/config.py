@@ -127,15 +127,19 @@ DIAGNOSTICS: tuple[str, ...] = ("hessian_every", "hessian_samples", "hessian_ite
 #: E epochs gets ``round(epochs * E / 50)`` (:func:`scaled_epochs`), so every method
 #: runs the same fraction of its own paper budget.
 SCALE_FIELDS: tuple[str, ...] = ("epochs", "channels", "cells_per_stage", "train_limit")
-#: A CPU preset: one search of any method on real CIFAR-10 in about a minute on
-#: 2 cores. Channels (16 -> 8), cells per stage (5 -> 1), samples per half
-#: (25,000 -> 768) and epochs (50 -> 10) are scaled down together; methods scale
-#: their epoch-based settings (warm-up, K, ...) by epochs / (their paper's epochs)
-#: and keep their paper's other changes (weight decay, ...). With 120 instead of
-#: 19,550 architecture steps, the Adam learning rate of alpha is raised from 3e-4
-#: to 1e-2 so that the op probabilities move as visibly as in a paper-size run
-#: (at 3e-4 they stay within 0.19-0.21 and the derived cell is noise).
-CPU = SearchConfig(channels=8, cells_per_stage=1, train_limit=768, epochs=10, a_lr=1e-2)
+#: A CPU preset: a smoke scale on which one search of a 50-epoch method takes
+#: about a minute on one core (benchmarks/results/cpu_preset_time.md). Channels
+#: (16 -> 8), cells per stage (5 -> 1), samples per half (25,000 -> 384) and
+#: epochs (50 -> 10) are scaled down together; methods scale their epoch-based
+#: settings (warm-up, K, ...) by epochs / (their paper's epochs) and keep their
+#: paper's other changes (weight decay, ...). 384 (6 batches of 64) rather than
+#: the 768 of issue 13's measurements: with every method on 1/5 of its own paper
+#: budget, the 100- and 250-epoch methods (SNAS, DrNAS, beta-DARTS, RSPS) took
+#: 150-300 s at 768, over the 2-minute target of a smoke run. With 60 instead
+#: of 19,550 architecture steps, the Adam learning rate of alpha is raised from
+#: 3e-4 to 1e-2 so that the op probabilities move visibly (at 3e-4 they stay
+#: within 0.19-0.21 and the derived cell is noise).
+CPU = SearchConfig(channels=8, cells_per_stage=1, train_limit=384, epochs=10, a_lr=1e-2)
 
 #: A CPU proxy of the NB201 search (not Table 4): the NB201 depth (N=5) at 8
 #: channels on the first 512 samples of each official half, 40 epochs (4/5 of

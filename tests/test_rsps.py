@@ -146,7 +146,8 @@ def test_presets():
     assert build_run_config("rsps", "paper", 0, {"epochs": "3"}).method_config == RSPSConfig()
     cpu = build_run_config("rsps", "cpu", 0)
     assert cpu.search.epochs == 50 and cpu.method_config.candidates == 10  # 1/5 of its 250 paper epochs
-    assert cpu.method_config.eval_batch == 512
+    assert cpu.method_config.eval_batch == 64  # a scaled half would make selection cost more than training
+    assert build_run_config("rsps", "proxy", 0).method_config == RSPSConfig(candidates=10, eval_batch=64)
     fields = {f.name for f in dataclasses.fields(RSPSConfig)} | {"epochs"}
     assert set(RSPS.sources) <= fields and "epochs" in RSPS.sources
 
