@@ -100,9 +100,10 @@ class RSPS(SearchMethod):
         "random and the data loader's shuffling).",
         "The scaled presets (cpu, proxy) score 10 candidates of 64 valid images each instead of 100 of 512 per "
         "selection: the reference scores about twice as many images per selection (51,200) as an epoch trains on "
-        "(25,000); 10 x 512 on a 384- or 512-image half would score 10-13 times as many, and selection would "
-        "cost more than training (over half of a cpu search at 10 x 512). 10 x 64 keeps the ratio near the "
-        "reference's (1.7 under cpu, 1.25 under proxy).",
+        "(25,000); 10 x 512 on a 384- or 512-image half (a candidate scores the whole half when it is smaller) "
+        "would score 10 times as many, and selection would cost more than training (it was over half of a cpu "
+        "search's time at 10 x 512). 10 x 64 keeps the ratio near the reference's (1.7 under cpu, 1.25 under "
+        "proxy).",
     )
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
