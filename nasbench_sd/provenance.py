@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -13,9 +14,20 @@ from typing import Any
 from nasbench_sd import __version__
 
 
+@functools.lru_cache(maxsize=1)
 def code_revision() -> str:
     """Git revision of the source tree this package runs from ("+dirty" if
-    modified), or "unknown" for an installed copy outside a checkout."""
+    modified), or "unknown" for an installed copy outside a checkout.
+
+    Read once per process, at the first call (a search makes it when it
+    starts): a process runs the code it imported, so a commit or an edit to the
+    checkout while a long run goes on must not change what its result reports.
+    """
+    return git_revision()
+
+
+def git_revision() -> str:
+    """The checkout's revision now (uncached; see :func:`code_revision`)."""
     here = Path(__file__).resolve().parent
     try:
         rev = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],

@@ -22,6 +22,7 @@ from nasbench_sd.config import RunConfig
 from nasbench_sd.errors import RunError
 from nasbench_sd.io import directory_lock, ensure_writable_dir, fault_point
 from nasbench_sd.methods import SearchContext, SearchMethod, create_method
+from nasbench_sd.provenance import code_revision
 from nasbench_sd.search.hessian import top_hessian_eigenvalue
 from nasbench_sd.search.progress import Progress
 from nasbench_sd.search.rundir import RunDir
@@ -62,6 +63,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
     from nasbench_sd.search.result import build_result
 
     s, device, started = cfg.search, torch.device(cfg.device), time.time()
+    revisions = [code_revision()]  # the code this process runs, read before the first step
     bench = get_benchmark(s.benchmark)
     if not method.trains_supernet:
         result = build_result(cfg, method.genotype(), bench, [], time.time() - started, None)
@@ -79,7 +81,8 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
                         num_valid_keys=int(data.valid_index.max()) + 1, batches=loader.extra_batches())
     method.setup(ctx)
     parts = {"network": net, "w_optimizer": w_opt, "method": method, "loader": loader}
-    records, start_epoch, elapsed_before = _restore(run, parts) if has_checkpoint else ([], 0, 0.0)
+    records, start_epoch, elapsed_before, earlier = _restore(run, parts) if has_checkpoint else ([], 0, 0.0, [])
+    revisions = [*earlier, *(r for r in revisions if r not in earlier)]
     run.rewrite_metrics(records)  # drop records a killed process wrote after its last checkpoint
     progress = Progress(total=(s.epochs - start_epoch) * len(loader), initial_epoch=start_epoch,
                         epochs=s.epochs, disable=quiet, label=f"{cfg.method} seed {cfg.seed}")
@@ -111,22 +114,24 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
         run.append_metrics(record)
         run.save_checkpoint({"epoch": epoch, **{k: v.state_dict() for k, v in parts.items()},
                              "torch_rng": torch.get_rng_state(), "records": records,
-                             "elapsed": elapsed_before + time.time() - started})
+                             "elapsed": elapsed_before + time.time() - started, "code_revisions": revisions})
         progress.epoch_done(record)
     progress.close()
-    result = build_result(cfg, method.genotype(), bench, records, elapsed_before + time.time() - started, data)
+    result = build_result(cfg, method.genotype(), bench, records, elapsed_before + time.time() - started, data,
+                          revisions)
     run.write_result(result)
     return result
 
 
-def _restore(run: RunDir, parts: dict[str, Any]) -> tuple[list[dict[str, Any]], int, float]:
+def _restore(run: RunDir, parts: dict[str, Any]) -> tuple[list[dict[str, Any]], int, float, list[str]]:
     """Load the last checkpoint into ``parts`` (network, optimiser, method, loader) and
-    torch's RNG; the epoch records so far, the epoch to start at and the seconds spent."""
+    torch's RNG; the epoch records so far, the epoch to start at, the seconds spent
+    and the code revisions that ran it so far (none recorded by older checkpoints)."""
     state = run.load_checkpoint()
     for key, part in parts.items():
         part.load_state_dict(state[key])
     torch.set_rng_state(state["torch_rng"])
-    return state["records"], state["epoch"] + 1, state["elapsed"]
+    return state["records"], state["epoch"] + 1, state["elapsed"], state.get("code_revisions", [])
 
 
 def _epoch_record(epoch: int, method: SearchMethod, bench, means: dict[str, float], ctx: SearchContext,

@@ -12,8 +12,9 @@ BN_MODE = "search cells: BatchNorm affine=False with batch statistics (track_run
 
 
 def build_result(cfg: RunConfig, cell: Cell, bench, records: list[dict[str, Any]], wall_time: float,
-                 data) -> dict[str, Any]:
-    """The content of result.json for a finished run."""
+                 data, revisions: list[str] | None = None) -> dict[str, Any]:
+    """The content of result.json for a finished run. ``revisions``: the code revisions
+    that ran it, in order; more than one (a run resumed under other code) are all listed."""
     rec = bench.record(cell)
     data_prov = data.provenance() if data is not None else {"dataset": cfg.search.dataset,
                                                              "split": cfg.search.split}
@@ -38,5 +39,6 @@ def build_result(cfg: RunConfig, cell: Cell, bench, records: list[dict[str, Any]
             "split_protocol": cfg.search.split,
             "data": data_prov,
             "bn_mode": BN_MODE,
+            **({"code_revisions": revisions} if revisions and len(revisions) > 1 else {}),
         },
     }

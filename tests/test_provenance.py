@@ -1,0 +1,54 @@
+"""A result names the code that made it, even when the checkout changes while it runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from nasbench_sd import provenance
+from nasbench_sd.search import run_search
+from searchkit import tiny_config, tiny_data
+
+
+@pytest.fixture
+def checkout(monkeypatch):
+    """A fake checkout whose revision the test sets; the per-process cache is cleared around it."""
+    state = {"rev": "aaaaaaaaaaaa"}
+    monkeypatch.setattr(provenance, "git_revision", lambda: state["rev"])
+    provenance.code_revision.cache_clear()
+    yield state
+    provenance.code_revision.cache_clear()
+
+
+def test_a_commit_during_a_run_does_not_change_the_revision_it_reports(checkout, tmp_path, monkeypatch):
+    from nasbench_sd.search import loop
+
+    cfg = tiny_config("darts-v1", epochs="2")
+    original = loop.create_method
+
+    def create(*args, **kwargs):
+        method = original(*args, **kwargs)
+        inner = method.step
+
+        def stepping(batch, ctx):
+            checkout["rev"] = "bbbbbbbbbbbb"  # someone commits while the run goes on
+            return inner(batch, ctx)
+
+        method.step = stepping
+        return method
+
+    monkeypatch.setattr(loop, "create_method", create)
+    result = run_search(cfg, tmp_path / "run", data=tiny_data(n=32), quiet=True)
+    assert checkout["rev"] == "bbbbbbbbbbbb"
+    assert result["provenance"]["code_revision"] == "aaaaaaaaaaaa"
+    assert "code_revisions" not in result["provenance"]
+
+
+def test_a_run_resumed_under_other_code_lists_every_revision(checkout, tmp_path):
+    cfg = tiny_config("darts-v1", epochs="2")
+    data = tiny_data(n=32)  # 2 steps per epoch
+    assert run_search(cfg, tmp_path / "run", data=data, quiet=True, max_steps=3) == {}
+    checkout["rev"] = "bbbbbbbbbbbb"
+    provenance.code_revision.cache_clear()  # a new process
+    result = run_search(cfg, tmp_path / "run", data=data, quiet=True, resume=True)
+    assert result["provenance"]["code_revision"] == "bbbbbbbbbbbb"
+    assert result["provenance"]["code_revisions"] == ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]
