@@ -63,7 +63,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
     from nasbench_sd.search.result import build_result
 
     s, device, started = cfg.search, torch.device(cfg.device), time.time()
-    revisions = [code_revision()]  # the code this process runs, read before the first step
+    revision = code_revision()  # the code this process runs, read before the first step
     bench = get_benchmark(s.benchmark)
     if not method.trains_supernet:
         result = build_result(cfg, method.genotype(), bench, [], time.time() - started, None)
@@ -82,7 +82,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
     method.setup(ctx)
     parts = {"network": net, "w_optimizer": w_opt, "method": method, "loader": loader}
     records, start_epoch, elapsed_before, earlier = _restore(run, parts) if has_checkpoint else ([], 0, 0.0, [])
-    revisions = [*earlier, *(r for r in revisions if r not in earlier)]
+    revisions = earlier if earlier[-1:] == [revision] else [*earlier, revision]
     run.rewrite_metrics(records)  # drop records a killed process wrote after its last checkpoint
     progress = Progress(total=(s.epochs - start_epoch) * len(loader), initial_epoch=start_epoch,
                         epochs=s.epochs, disable=quiet, label=f"{cfg.method} seed {cfg.seed}")
