@@ -181,3 +181,31 @@ def test_ablation_csv_and_figure_equal_recomputation(tmp_path, drawn):
         x, y = ax.get_lines()[0].get_data()
         assert list(x) == [0.0, 2.0, 5.0]
         assert list(y) == pytest.approx([float(r[f"{prefix}_test_mean"]) for r in rows], rel=1e-12)
+
+
+def test_groups_with_different_budgets_are_drawn_against_the_fraction_of_each_budget(tmp_path, monkeypatch):
+    from nasbench_sd.experiments import plot
+
+    root = tmp_path / "exp"
+    for s in range(2):
+        write_run(root, "darts-v1", "darts-v1", s, epochs=4)
+        write_run(root, "gdas", "gdas", s, epochs=8)
+    drawn = {}
+
+    def keep(fig, folder, name):
+        drawn[name] = [(line.get_label(), list(line.get_xdata())) for line in fig.axes[0].get_lines()]
+        drawn[name + ".xlabel"] = fig.axes[0].get_xlabel()
+        plot.pyplot().close(fig)
+        return []
+
+    monkeypatch.setattr(plot, "save", keep)
+    plot.plot_experiment(root, tmp_path / "plots")
+    for name in ("accuracy", "param-free", "hessian"):
+        lines = dict((label.split(" (")[0], x) for label, x in drawn[name] if "(n=" in label)
+        assert lines["darts-v1"] == [0.25, 0.5, 0.75, 1.0], name
+        assert lines["gdas"] == [e / 8 for e in range(1, 9)], name
+        assert drawn[name + ".xlabel"].startswith("fraction of the search budget"), name
+    # one budget: plain epochs
+    drawn.clear()
+    plot.plot_experiment(root / "gdas", tmp_path / "plots-one")
+    assert dict(drawn["accuracy"])["gdas (n=2)"] == list(range(1, 9)) and drawn["accuracy.xlabel"] == "search epoch"

@@ -9,8 +9,11 @@
 * ``op-probs-<group>``: op probabilities per edge over epochs (seed average);
 * ``param-free``: number of parameter-free ops in the derived cell per epoch.
 
-Legends sit outside the axes, so they never cover a curve or band. Each figure
-is written as PNG (150 dpi) and PDF.
+Legends sit outside the axes, so they never cover a curve or band. When the
+groups ran different numbers of epochs (each method on the same fraction of
+its own paper budget), the curves of the accuracy, hessian and param-free
+figures are drawn against the fraction of each run's budget (epoch / search
+epochs), so that they end together. Each figure is written as PNG (150 dpi) and PDF.
 """
 
 from __future__ import annotations
@@ -65,11 +68,20 @@ STYLES = ("-", "--", "-.", ":")
 MARKERS = ("o", "s", "^", "D", "v", "x")
 
 
-def _line(ax: Any, curves: GroupCurves, value, i: int, clip: tuple[float, float] | None = None) -> bool:
-    """Mean line and ±std band of one group (style varies with ``i`` so overlaps stay visible)."""
+def per_budget(groups: list[GroupCurves]) -> bool:
+    """Whether the groups ran different numbers of epochs (then x is the fraction of each one's budget)."""
+    return len({g.epochs for g in groups}) > 1
+
+
+def _line(ax: Any, curves: GroupCurves, value, i: int, clip: tuple[float, float] | None = None,
+          fraction: bool = False) -> bool:
+    """Mean line and ±std band of one group (style varies with ``i`` so overlaps stay visible);
+    against epoch / search epochs when ``fraction``."""
     epochs, mean, std, n = band(curves, value)
     if not epochs:
         return False
+    if fraction:
+        epochs = [e / curves.epochs for e in epochs]
     color = _color(i)
     ax.plot(epochs, mean, marker=MARKERS[i % len(MARKERS)], markersize=3.5, linestyle=STYLES[i % len(STYLES)],
             color=color, label=f"{curves.label} (n={curves.n})")
@@ -86,12 +98,15 @@ def _color(i: int) -> Any:
     return colors[i % len(colors)]
 
 
-def _int_epochs(ax: Any, label: bool = True) -> None:
+def _int_epochs(ax: Any, label: bool = True, fraction: bool = False) -> None:
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if fraction:
+        ax.set_xlim(0.0, 1.02)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if label:
-        ax.set_xlabel("search epoch")
+        ax.set_xlabel("fraction of the search budget (epoch / search epochs)" if fraction else "search epoch")
     ax.grid(alpha=0.3)
 
 
@@ -128,16 +143,17 @@ def plot_accuracy(groups: list[GroupCurves], folder: Path, split: str = "test",
                   levels: list[Level] | None = None) -> list[Path]:
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), constrained_layout=True)
-    best = _best(split)
+    best, fraction = _best(split), per_budget(groups)
     for ax, (prefix, name) in zip(axes, DATASETS):
         for i, g in enumerate(groups):
-            _line(ax, g, lambda r, p=prefix: r.get("benchmark", {}).get(f"{p}_{split}"), i, clip=(0.0, 100.0))
+            _line(ax, g, lambda r, p=prefix: r.get("benchmark", {}).get(f"{p}_{split}"), i, clip=(0.0, 100.0),
+                  fraction=fraction)
         for k, level in enumerate(levels or []):
             _level(ax, level, f"{prefix}_{split}", len(groups) + k)
         ax.axhline(best[prefix], color="0.4", linestyle="--", linewidth=1, label="best cell in NB201")
         ax.set_title(f"{name} {split} (best cell {best[prefix]:.2f})")
         ax.set_ylabel(f"{split} accuracy of derived cell (%)")
-        _int_epochs(ax)
+        _int_epochs(ax, fraction=fraction)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=8)
     fig.suptitle(f"Benchmark {split} accuracy of the cell derived after each epoch ({BENCH}; {_setting(groups)}; "
                  "mean ± std over seeds)", fontsize=10)
@@ -148,12 +164,13 @@ def _single(groups: list[GroupCurves], folder: Path, name: str, value, ylabel: s
             clip: tuple[float, float] | None = None) -> list[Path]:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-    drawn = [_line(ax, g, value, i, clip) for i, g in enumerate(groups)]
+    fraction = per_budget(groups)
+    drawn = [_line(ax, g, value, i, clip, fraction) for i, g in enumerate(groups)]
     if not any(drawn):
         plt.close(fig)
         return []
     ax.set_ylabel(ylabel)
-    _int_epochs(ax)
+    _int_epochs(ax, fraction=fraction)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     ax.set_title(f"{title}\n({_setting(groups)}; mean ± std over seeds)", fontsize=10)
     return save(fig, folder, name)
