@@ -17,12 +17,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 from report import write_report
 
-from nasbench_sd.config import CPU, budget_fraction
+from nasbench_sd.config import CPU
+from nasbench_sd.experiments.render import budget_note
 from nasbench_sd.methods.registry import BUILTINS
 
 #: Every built-in method, in registration order (plugins are not timed).
@@ -73,9 +73,8 @@ def main() -> None:
         "loading, search, result).",
         "",
         f"The cpu preset: C={CPU.channels}, N={CPU.cells_per_stage}, the first {CPU.train_limit} samples of each "
-        f"search half, batch {CPU.batch_size}; every method runs the same fraction "
-        f"({Fraction(budget_fraction('cpu')).limit_denominator(100)}) of its own paper's search epochs (column "
-        "epochs), so the per-10-epoch time beside the wall time compares the methods' cost per epoch.",
+        f"search half, batch {CPU.batch_size}. {' '.join(budget_note('cpu'))} So the per-10-epoch time beside the "
+        "wall time compares the methods' cost per epoch.",
         "",
         "| method | wall s | target s | epochs | wall s per 10 epochs | C10 test of the cell (%) "
         "| parameter-free ops |",
