@@ -4,6 +4,7 @@ many seeds ended with at least 4 of each, the CIFAR-10 test accuracy of the
 cell, and Welch's t-test of each against a baseline group. Prints Markdown.
 
     python benchmarks/collapse_stats.py results/proxy [--baseline darts-v1]
+    python benchmarks/collapse_stats.py results/proxy-warmup --baseline darts-v1 --baseline-from results/proxy
 
 (The six accuracy columns with their tests are in the experiment's table.md;
 this adds the counts the paper's collapse is about: its DARTS rows are the
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import warnings
 from pathlib import Path
 
@@ -52,10 +54,19 @@ def welch(a: list[float], b: list[float]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("experiment", type=Path)
-    p.add_argument("--baseline", default="darts-v1")
+    p.add_argument("--baseline", default="darts-v1", help="the group every other group is tested against")
+    p.add_argument("--baseline-from", type=Path, default=None,
+                   help="the experiment holding the baseline group, when it is not EXPERIMENT itself "
+                        "(an ablation against results/proxy's darts-v1); it is then listed as a first row")
     a = p.parse_args()
     g = groups(a.experiment)
+    if a.baseline_from is not None:
+        g = {f"{a.baseline} ({a.baseline_from})": groups(a.baseline_from).get(a.baseline, []), **g}
+        a.baseline = next(iter(g))
     base = g.get(a.baseline, [])
+    if not base:
+        print(f"collapse_stats: no finished runs of the baseline group {a.baseline!r}", file=sys.stderr)
+        raise SystemExit(2)
     col = {
         "pfo": lambda r: float(r["num_parameter_free"]),
         "skip": lambda r: float(skips(r["cell"])),
