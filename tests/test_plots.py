@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from nasbench_sd.benchmark import COLUMNS
+from nasbench_sd.cells import random_cell
 from nasbench_sd.cli import main
 from nasbench_sd.config import build_run_config
 
@@ -159,8 +160,10 @@ def test_ablation_csv_and_figure_equal_recomputation(tmp_path, drawn):
             d = root / g.label / f"seed-{s}"
             d.mkdir(parents=True)
             rng = random.Random(f"{g.label}{s}")
+            cell = random_cell(rng)
             (d / "result.json").write_text(json.dumps({
                 "method": "sd-darts", "seed": s, "preset": "cpu", "config": cfg.to_dict(),
+                "cell": str(cell), "num_parameter_free": cell.num_parameter_free,
                 "benchmark": {c: rng.uniform(30, 94) for c in COLUMNS}}))
     paths = summarize_ablation(root, "sd-darts", "warmup", key, values, groups)
     assert paths[0].name == "ablation-warmup.csv"
@@ -177,10 +180,19 @@ def test_ablation_csv_and_figure_equal_recomputation(tmp_path, drawn):
             mean, std = by_hand([x["benchmark"][c] for x in results])
             assert float(r[f"{c}_mean"]) == pytest.approx(mean, rel=1e-12), (v, c)
             assert float(r[f"{c}_std"]) == pytest.approx(std, rel=1e-12, abs=1e-12), (v, c)
-    for ax, prefix in zip(fig.axes, ("c10", "c100", "in16")):
-        x, y = ax.get_lines()[0].get_data()
+        # how far each cell collapsed, counted here from the arch string itself
+        ops = [x["cell"].replace("+", "|").split("|") for x in results]
+        free = by_hand([sum(o.split("~")[0] in ("none", "skip_connect", "avg_pool_3x3") for o in e if o)
+                        for e in ops])
+        skip = by_hand([sum(o.startswith("skip_connect~") for o in e) for e in ops])
+        assert (float(r["param_free_mean"]), float(r["param_free_std"])) == pytest.approx(free, abs=1e-12)
+        assert (float(r["skip_mean"]), float(r["skip_std"])) == pytest.approx(skip, abs=1e-12)
+    panels = [f"{prefix}_test_mean" for prefix in ("c10", "c100", "in16")] + ["param_free_mean", "skip_mean"]
+    lines = [ax.containers[0].lines[0] for ax in fig.axes[:3]] + [c.lines[0] for c in fig.axes[3].containers]
+    for line, col in zip(lines, panels, strict=True):
+        x, y = line.get_data()
         assert list(x) == [0.0, 2.0, 5.0]
-        assert list(y) == pytest.approx([float(r[f"{prefix}_test_mean"]) for r in rows], rel=1e-12)
+        assert list(y) == pytest.approx([float(r[col]) for r in rows], rel=1e-12)
 
 
 def test_groups_with_different_budgets_are_drawn_against_the_fraction_of_each_budget(tmp_path, monkeypatch):

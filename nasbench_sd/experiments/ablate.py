@@ -3,7 +3,8 @@
 Each value is a group ``<method>-<param>=<value>`` run by the ordinary runner
 with ``--set <key>=<value>`` added (``key`` = a SearchConfig field, else
 ``method.<param>``). The summary is a CSV of mean ± std over seeds per value
-and a plot of final test accuracy against the value.
+(the six benchmark figures, and how far the final cell collapsed: its
+parameter-free ops and skip connections) and a plot of both against the value.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 from pathlib import Path
 
 from nasbench_sd.benchmark import COLUMNS
+from nasbench_sd.cells import Cell
 from nasbench_sd.errors import UserError
 from nasbench_sd.experiments.layout import check_label, find_results
 from nasbench_sd.experiments.runner import Group
@@ -62,6 +64,11 @@ def ablation_groups(method: str, param: str, values: str, sets: dict[str, str]
     return groups, key, value_list
 
 
+#: how far a run's final cell collapsed: CSV column -> value read from result.json
+COLLAPSE = {"param_free": lambda r: float(r["num_parameter_free"]),
+            "skip": lambda r: float(Cell.from_string(r["cell"]).ops.count("skip_connect"))}
+
+
 def _numeric(values: list[str]) -> list[float] | None:
     try:
         return [float(v) for v in values]
@@ -84,6 +91,7 @@ def summarize_ablation(out: str | Path, method: str, param: str, key: str, value
         if not runs:
             continue
         stats = {c: mean_std([float(r.result["benchmark"][c]) for r in runs]) for c in COLUMNS}
+        stats |= {c: mean_std([f(r.result) for r in runs]) for c, f in COLLAPSE.items()}
         rows.append({"value": v, "label": g.label, "n": len(runs), "seeds": [r.seed for r in runs], "stats": stats,
                      "preset": runs[0].result.get("preset"),
                      "epochs": runs[0].result.get("config", {}).get("search", {}).get("epochs")})
@@ -92,10 +100,10 @@ def summarize_ablation(out: str | Path, method: str, param: str, key: str, value
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["param", "value", "group", "n", "seeds", "preset", "search_epochs",
-                *[f"{c}_{s}" for c in COLUMNS for s in ("mean", "std")]])
+                *[f"{c}_{s}" for c in (*COLUMNS, *COLLAPSE) for s in ("mean", "std")]])
     for r in rows:
         w.writerow([name, r["value"], r["label"], r["n"], " ".join(map(str, r["seeds"])), r["preset"], r["epochs"],
-                    *[repr(x) for c in COLUMNS for x in r["stats"][c]]])
+                    *[repr(x) for c in (*COLUMNS, *COLLAPSE) for x in r["stats"][c]]])
     folder = Path(out)
     atomic_write_text(folder / f"ablation-{name}.csv", buf.getvalue())
     return [folder / f"ablation-{name}.csv", *_plot(folder, method, name, rows)]
@@ -107,18 +115,25 @@ def _plot(folder: Path, method: str, name: str, rows: list[dict]) -> list[Path]:
     plt = pyplot()
     numeric = _numeric([r["value"] for r in rows])
     xs = numeric if numeric is not None else list(range(len(rows)))
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), constrained_layout=True)
-    for ax, (prefix, title) in zip(axes, DATASETS):
-        col = f"{prefix}_test"
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), constrained_layout=True)
+    panels = [(f"{prefix}_test", f"{title} test", "final test accuracy of derived cell (%)")
+              for prefix, title in DATASETS]
+    panels.append(("param_free", "collapse", "final cell's edges (of 6)"))
+    for ax, (col, title, ylabel) in zip(axes, panels):
         ax.errorbar(xs, [r["stats"][col][0] for r in rows], yerr=[r["stats"][col][1] for r in rows],
-                    marker="o", capsize=3)
+                    marker="o", capsize=3, label="parameter-free ops" if col == "param_free" else None)
+        if col == "param_free":
+            ax.errorbar(xs, [r["stats"]["skip"][0] for r in rows], yerr=[r["stats"]["skip"][1] for r in rows],
+                        marker="s", capsize=3, label="skip connections")
+            ax.set_ylim(-0.3, 6.3)
+            ax.legend(fontsize=7)
         for x, r in zip(xs, rows):
             ax.annotate(f"n={r['n']}", (x, r["stats"][col][0]), textcoords="offset points", xytext=(4, 4),
                         fontsize=7, color="0.4")
         ax.set_xticks(xs, [r["value"] for r in rows])
         ax.set_xlabel(f"{name} ({UNITS[name]})" if name in UNITS else name)
-        ax.set_ylabel("final test accuracy of derived cell (%)")
-        ax.set_title(f"{title} test")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
         ax.grid(alpha=0.3)
     presets = sorted({str(r["preset"]) for r in rows})
     epochs = sorted({str(r["epochs"]) for r in rows})
