@@ -27,7 +27,7 @@ from nasbench_sd.cells import Cell
 
 def skips(cell: str) -> int:
     """Edges of an NB201 arch string that are skip_connect."""
-    return Cell.from_string(cell).ops.count("skip_connect")
+    return Cell.from_string(cell).num_skip_connections
 
 
 def groups(root: Path) -> dict[str, list[dict]]:

@@ -18,6 +18,8 @@ import json
 import sys
 from pathlib import Path
 
+from nasbench_sd.cells import Cell
+
 
 def epochs(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -39,7 +41,7 @@ def first(pred, records_a: list[dict], records_b: list[dict]) -> str:
 
 
 def describe(result: dict) -> str:
-    skips = result["cell"].count("skip_connect")
+    skips = Cell.from_string(result["cell"]).num_skip_connections
     return f"{result['num_parameter_free']} / {skips}, {result['benchmark']['c10_test']:.2f}"
 
 

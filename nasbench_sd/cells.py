@@ -99,6 +99,11 @@ class Cell:
         """How many edges carry a parameter-free op (none, skip, pool)."""
         return sum(op in PARAMETER_FREE_OPS for op in self.ops)
 
+    @property
+    def num_skip_connections(self) -> int:
+        """How many edges are skip_connect (the op DARTS collapses to)."""
+        return self.ops.count("skip_connect")
+
     def edges(self) -> Iterator[tuple[int, int, str]]:
         """Yield ``(to_node, from_node, op)`` for the six edges."""
         for (j, i), op in zip(EDGES, self.ops):

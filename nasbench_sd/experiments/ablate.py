@@ -66,7 +66,7 @@ def ablation_groups(method: str, param: str, values: str, sets: dict[str, str]
 
 #: how far a run's final cell collapsed: CSV column -> value read from result.json
 COLLAPSE = {"param_free": lambda r: float(r["num_parameter_free"]),
-            "skip": lambda r: float(Cell.from_string(r["cell"]).ops.count("skip_connect"))}
+            "skip": lambda r: float(Cell.from_string(r["cell"]).num_skip_connections)}
 
 
 def _numeric(values: list[str]) -> list[float] | None:
