@@ -221,3 +221,84 @@ def test_groups_with_different_budgets_are_drawn_against_the_fraction_of_each_bu
     drawn.clear()
     plot.plot_experiment(root / "gdas", tmp_path / "plots-one")
     assert dict(drawn["accuracy"])["gdas (n=2)"] == list(range(1, 9)) and drawn["accuracy.xlabel"] == "search epoch"
+
+
+def write_result(root: Path, group: str, method: str, seed: int) -> dict:
+    """A finished run's result.json (random cell and figures), beside its per-epoch records."""
+    rng = random.Random(f"result/{group}/{seed}")
+    cell = random_cell(rng)
+    result = {"method": method, "seed": seed, "preset": "cpu",
+              "config": build_run_config(method, "cpu", seed, {"epochs": "4"}).to_dict(),
+              "cell": str(cell), "benchmark": {c: rng.uniform(30, 94) for c in COLUMNS}}
+    (root / group / f"seed-{seed}" / "result.json").write_text(json.dumps(result))
+    return result
+
+
+def test_final_figure_draws_each_seeds_cell_its_mean_and_the_published_row(tmp_path, capsys, drawn):
+    from nasbench_sd.experiments.published import TABLE4
+
+    root = tmp_path / "exp"
+    results = {}
+    for group, method, seeds in (("darts-v1", "darts-v1", 3), ("sd-darts", "sd-darts", 2)):
+        for s in range(seeds):
+            write_run(root, group, method, s)
+            results.setdefault(group, []).append(write_result(root, group, method, s))
+    write_run(root, "gdas", "gdas", 0)  # unfinished: no result.json, so not a row of the final figure
+    code, out, err = run_cli(capsys, "plot", root)
+    assert code == 0, err
+    assert {"final.png", "final.pdf"} <= {Path(p).name for p in out.split()}
+    fig = drawn["final"]
+    rows = {t.get_text(): y for t, y in zip(fig.axes[0].get_yticklabels(), fig.axes[0].get_yticks())}
+    assert rows.keys() == {"darts-v1 (n=3)", "sd-darts (n=2)"}
+    published = {"darts-v1": TABLE4["DARTS (1st)"], "sd-darts": TABLE4["SD-DARTS"]}
+    for ax, k in zip(fig.axes[:3], (1, 3, 5)):  # the test columns
+        column = COLUMNS[k]
+        dots = [c for c in ax.collections if c.get_gid() == "seed"]
+        bars = {c.get_label(): [] for c in ax.containers}
+        for c in ax.containers:
+            bars[c.get_label()].append(c)
+        for group, runs in results.items():
+            y = rows[f"{group} (n={len(runs)})"]
+            (mine,) = [d for d in dots if abs(d.get_offsets()[:, 1].mean() - y) < 0.3]
+            assert list(mine.get_offsets()[:, 0]) == pytest.approx([r["benchmark"][column] for r in runs], rel=1e-12)
+            mean, std = by_hand([r["benchmark"][column] for r in runs])
+            (bar,) = [b for b in bars["mean ± std over seeds"] if b.lines[0].get_ydata()[0] == y]
+            assert bar.lines[0].get_xdata()[0] == pytest.approx(mean, rel=1e-12)
+            (seg,) = bar.lines[2][0].get_segments()
+            assert (seg[0][0], seg[1][0]) == pytest.approx((mean - std, mean + std), rel=1e-12)
+            (pub,) = [b for b in bars["published mean ± std (paper's protocol)"]
+                      if 0 < b.lines[0].get_ydata()[0] - y < 0.5]
+            assert pub.lines[0].get_xdata()[0] == published[group][k][0]
+    # parameter-free ops of each seed's cell, counted here from the arch string itself
+    dots = [c for c in fig.axes[3].collections if c.get_gid() == "seed"]
+    for group, runs in results.items():
+        y = rows[f"{group} (n={len(runs)})"]
+        (mine,) = [d for d in dots if abs(d.get_offsets()[:, 1].mean() - y) < 0.3]
+        free = [sum(o.split("~")[0] in ("none", "skip_connect", "avg_pool_3x3")
+                    for o in r["cell"].replace("+", "|").split("|") if o) for r in runs]
+        assert list(mine.get_offsets()[:, 0]) == free
+    assert "published rows are at the paper's scale" in fig._suptitle.get_text()
+
+
+def test_final_figure_follows_methods_and_split(tmp_path, capsys, drawn):
+    root = tmp_path / "exp"
+    for group in ("darts-v1", "sd-darts"):
+        write_run(root, group, group, 0)
+        write_result(root, group, group, 0)
+    code, out, err = run_cli(capsys, "plot", root, "--methods", "sd-darts", "--split", "valid")
+    assert code == 0, err
+    assert "final-valid" in drawn and "final" not in drawn
+    fig = drawn["final-valid"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["sd-darts (n=1)"]
+    assert fig.axes[0].get_title().startswith("CIFAR-10 valid")
+
+
+def test_final_figure_refuses_a_result_without_a_valid_cell(tmp_path, capsys):
+    root = tmp_path / "exp"
+    write_run(root, "darts-v1", "darts-v1", 0)
+    result = write_result(root, "darts-v1", "darts-v1", 0)
+    (root / "darts-v1/seed-0/result.json").write_text(json.dumps({**result, "cell": "|conv~0|"}))
+    code, _, err = run_cli(capsys, "plot", root)
+    assert code == 2 and err.count("\n") == 1
+    assert "darts-v1/seed-0/result.json has no valid final cell" in err
+    assert not (root / "plots").exists()  # refused before any figure was written

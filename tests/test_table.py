@@ -37,7 +37,8 @@ def write_result(root: Path, group: str, seed: int, method: str = "random", figu
     cfg = build_run_config(method, "cpu", seed, {k: str(v) for k, v in sets.items()})
     rng = random.Random(f"{group}/{seed}")
     figures = figures or {c: round(rng.uniform(40, 95), 4) for c in COLUMNS}
-    result = {"method": method, "seed": seed, "preset": "cpu", "cell": "x", "index": 0, "benchmark": figures,
+    result = {"method": method, "seed": seed, "preset": "cpu", "cell": str(get_benchmark().cell(0)), "index": 0,
+              "benchmark": figures,
               "epochs": cfg.search.epochs, "config": cfg.to_dict(),
               "provenance": {"benchmark": get_benchmark().provenance(), "split_protocol": "official"}}
     d = root / group / f"seed-{seed}"

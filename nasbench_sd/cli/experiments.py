@@ -172,7 +172,8 @@ def table(results_dir, out, baseline, correction, order, names, label, columns, 
 @click.option("--methods", default=None, help="Comma-separated groups or methods to draw [all].")
 def plot(results_dir, out, ops_of, split, methods):
     """Per-epoch curves: benchmark accuracy of the derived cell, Hessian
-    eigenvalue, op probabilities per edge, parameter-free ops (PNG and PDF).
+    eigenvalue, op probabilities per edge, parameter-free ops; and the final
+    cell of every finished run beside the published rows (PNG and PDF).
     Groups without per-epoch records (random) are drawn as a level. RESULTS_DIR
     is an experiment, one method's directory, a seed-<n> directory or one run."""
     from pathlib import Path

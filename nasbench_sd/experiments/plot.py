@@ -7,7 +7,9 @@
 * ``hessian``: largest eigenvalue of the exact Hessian of the validation loss w.r.t. alpha
   per epoch (SD-DARTS Fig. 2), when the runs recorded it;
 * ``op-probs-<group>``: op probabilities per edge over epochs (seed average);
-* ``param-free``: number of parameter-free ops in the derived cell per epoch.
+* ``param-free``: number of parameter-free ops in the derived cell per epoch;
+* ``final`` (``final-valid``): the final cell of every finished run, seed by
+  seed, beside the published rows (:mod:`nasbench_sd.experiments.plot_final`).
 
 Legends sit outside the axes, so they never cover a curve or band. When the
 groups ran different numbers of epochs (each method on the same fraction of
@@ -211,12 +213,11 @@ def _select(labels: list[str], methods_of: dict[str, str], methods: str | None) 
     return {label for label in labels if label in wanted or methods_of[label] in wanted}
 
 
-def _levels(results_dir: str | Path, skip: set[str]) -> list[Level]:
+def _levels(found: list, skip: set[str]) -> list[Level]:
     from nasbench_sd.benchmark import COLUMNS
-    from nasbench_sd.experiments.layout import find_results
 
     by_group: dict[str, list] = {}
-    for r in find_results(results_dir):
+    for r in found:
         if r.group not in skip:
             by_group.setdefault(r.group, []).append(r)
     return [Level(label=g, method=str(runs[0].result.get("method", g)), n=len(runs),
@@ -230,6 +231,8 @@ def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None
 
     ``split``: valid or test accuracy in the accuracy figure; ``methods``:
     comma-separated group labels or method names to draw (all by default)."""
+    from nasbench_sd.experiments.layout import find_results
+    from nasbench_sd.experiments.plot_final import final_groups, plot_final
     from nasbench_sd.io import ensure_writable_dir
 
     if split not in ("valid", "test"):
@@ -238,7 +241,8 @@ def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None
         curves = load_curves(results_dir)
     except UserError:
         curves = []
-    levels = _levels(results_dir, {g.label for g in curves})
+    found = find_results(results_dir)
+    levels = _levels(found, {g.label for g in curves})
     if not curves:
         load_curves(results_dir)  # raises the one-line "no per-epoch metrics" error
     kinds = {**{g.label: g.method for g in curves},
@@ -251,6 +255,7 @@ def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None
     if ops_of is not None and ops_of not in {g.label for g in groups}:
         raise UserError(f"--ops-of {ops_of!r} is not a group with metrics (groups: "
                         f"{', '.join(g.label for g in groups)})")
+    finals = final_groups(found, chosen)  # before anything is written: a bad result.json fails here
     folder = ensure_writable_dir(out)
     paths = plot_accuracy(groups, folder, split, levels)
     paths += _single(groups, folder, "hessian", lambda r: r.get("hessian_eig"),
@@ -262,4 +267,4 @@ def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None
     for g in groups:
         if ops_of is None or g.label == ops_of:
             paths += plot_op_probs(g, folder)
-    return paths
+    return paths + plot_final(finals, folder, split)
