@@ -302,3 +302,17 @@ def test_final_figure_refuses_a_result_without_a_valid_cell(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1
     assert "darts-v1/seed-0/result.json has no valid final cell" in err
     assert not (root / "plots").exists()  # refused before any figure was written
+
+
+def test_the_same_runs_give_the_same_figure_files(tmp_path, capsys):
+    root = tmp_path / "exp"
+    for s in range(2):
+        write_run(root, "darts-v1", "darts-v1", s)
+        write_result(root, "darts-v1", "darts-v1", s)
+    files = []
+    for out in ("a", "b"):
+        code, stdout, err = run_cli(capsys, "plot", root, "--out", tmp_path / out)
+        assert code == 0, err
+        files.append({Path(p).name: Path(p).read_bytes() for p in stdout.split()})
+    assert files[0].keys() == files[1].keys() and "final.pdf" in files[0]
+    assert files[0] == files[1]  # no time stamp in the PDFs: a redrawn experiment changes only what changed

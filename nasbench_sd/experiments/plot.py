@@ -45,13 +45,15 @@ def pyplot() -> Any:
 
 
 def save(fig: Any, folder: Path, name: str) -> list[Path]:
-    """Write ``fig`` as <name>.png and <name>.pdf (atomically) and close it."""
+    """Write ``fig`` as <name>.png and <name>.pdf (atomically) and close it. The PDF
+    carries no creation date, so the same figure is the same bytes (redrawing a
+    committed experiment changes only the figures whose content changed)."""
     import io
 
     from nasbench_sd.io import atomic_write_bytes
 
     paths = []
-    for ext, kwargs in (("png", {"dpi": 150}), ("pdf", {})):
+    for ext, kwargs in (("png", {"dpi": 150}), ("pdf", {"metadata": {"CreationDate": None}})):
         buf = io.BytesIO()
         fig.savefig(buf, format=ext, bbox_inches="tight", **kwargs)
         atomic_write_bytes(folder / f"{name}.{ext}", buf.getvalue())
