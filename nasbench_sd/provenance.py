@@ -26,15 +26,21 @@ def code_revision() -> str:
     return git_revision()
 
 
-def git_revision() -> str:
-    """The checkout's revision now (uncached; see :func:`code_revision`)."""
-    here = Path(__file__).resolve().parent
+def git_revision(package: Path | None = None) -> str:
+    """The checkout's revision now (uncached; see :func:`code_revision`).
+
+    "+dirty" means the package's own files differ from that revision: a
+    modified, added or deleted file below ``package`` (this package's folder by
+    default; git-ignored files such as ``__pycache__`` aside). Changes elsewhere
+    in the checkout do not count: a run's own output under ``results/``
+    (experiment.json of an experiment committed there) is not code."""
+    here = Path(package) if package is not None else Path(__file__).resolve().parent
     try:
         rev = subprocess.run(["git", "-C", str(here), "rev-parse", "--short=12", "HEAD"],
                              capture_output=True, text=True, timeout=5)
         if rev.returncode != 0:
             return "unknown"
-        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=normal", "--", "."],
                                capture_output=True, text=True, timeout=5)
         return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

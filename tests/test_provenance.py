@@ -52,3 +52,35 @@ def test_a_run_resumed_under_other_code_lists_every_revision(checkout, tmp_path)
     result = run_search(cfg, tmp_path / "run", data=data, quiet=True, resume=True)
     assert result["provenance"]["code_revision"] == "bbbbbbbbbbbb"
     assert result["provenance"]["code_revisions"] == ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]
+
+
+def test_dirty_means_the_packages_own_files_changed(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo, pkg = tmp_path / "repo", tmp_path / "repo" / "pkg"
+    (repo / "results").mkdir(parents=True)
+    pkg.mkdir()
+    (pkg / "a.py").write_text("x = 1\n")
+    (repo / "results" / "experiment.json").write_text("{}\n")
+    (repo / ".gitignore").write_text("__pycache__/\n")
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    clean = provenance.git_revision(pkg)
+    assert len(clean) == 12 and not clean.endswith("+dirty")
+    (repo / "results" / "experiment.json").write_text('{"status": "running"}\n')  # a run's own output
+    (pkg / "__pycache__").mkdir()
+    (pkg / "__pycache__" / "a.pyc").write_bytes(b"\0")  # ignored
+    assert provenance.git_revision(pkg) == clean
+    (pkg / "b.py").write_text("y = 2\n")  # a new module, not yet committed
+    assert provenance.git_revision(pkg) == clean + "+dirty"
+    (pkg / "b.py").unlink()
+    (pkg / "a.py").write_text("x = 2\n")  # an edited one
+    assert provenance.git_revision(pkg) == clean + "+dirty"
