@@ -1,4 +1,4 @@
-"""``show``: inspect one run directory."""
+"""``show``: inspect one run directory; ``status``: where an experiment stands."""
 
 from __future__ import annotations
 
@@ -20,4 +20,18 @@ def show(run_dir, as_json):
     click.echo(json.dumps(info, indent=2) if as_json else render_run(info))
 
 
-COMMANDS = [show]
+@click.command("status")
+@click.argument("results_dir", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(results_dir, as_json):
+    """Where an experiment stands: per group, the seeds finished, running now,
+    stopped part-way (with the epoch they resume from), failed and not started,
+    and the CIFAR-10 test of the finished runs' cells. Running means a live
+    process holds the run's lock, whatever experiment.json last said."""
+    from nasbench_sd.experiments.status import experiment_status, render_status
+
+    info = experiment_status(results_dir)
+    click.echo(json.dumps(info.to_dict(), indent=2) if as_json else render_status(info))
+
+
+COMMANDS = [show, status]

@@ -83,22 +83,30 @@ def check_writable(folder: str | Path) -> Path:
     return folder
 
 
-def check_not_locked(folder: Path, what: str = "run directory") -> None:
-    """Fail if a live nasbench-sd process holds ``folder/.lock``; creates nothing."""
+def is_locked(folder: Path) -> bool:
+    """Whether a live nasbench-sd process holds ``folder/.lock`` now (the lock
+    goes with the process that held it, however it ended); creates nothing."""
     import fcntl
 
-    lock = folder / ".lock"
+    lock = Path(folder) / ".lock"
     if not lock.is_file():
-        return
+        return False
     try:
         with open(lock) as f:
             try:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise UserError(f"{what} {folder} is in use by another nasbench-sd process") from None
+                return True
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
     except OSError:
-        return
+        return False
+    return False
+
+
+def check_not_locked(folder: Path, what: str = "run directory") -> None:
+    """Fail if a live nasbench-sd process holds ``folder/.lock``; creates nothing."""
+    if is_locked(folder):
+        raise UserError(f"{what} {folder} is in use by another nasbench-sd process")
 
 
 @dataclass(frozen=True)
