@@ -19,7 +19,8 @@ def unfinished(root: Path, group: str, seed: int, epochs_done: int, checkpoint: 
     d = root / group / f"seed-{seed}"
     d.mkdir(parents=True)
     (d / "config.json").write_text(json.dumps(build_run_config("darts-v1", "cpu", seed, {}).to_dict()))
-    (d / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in range(1, epochs_done + 1)))
+    (d / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "epoch_seconds": 10.0 + e}) + "\n"
+                                             for e in range(1, epochs_done + 1)))
     if checkpoint:
         (d / "checkpoint.pt").write_bytes(b"x")
     return d
@@ -55,6 +56,9 @@ def test_status_reads_each_run_from_its_directory(experiment, capsys):
         ("sd-darts", 1): "not started"}
     epochs = build_run_config("darts-v1", "cpu", 0, {}).search.epochs
     assert (states[("darts-v1", 2)]["epoch"], states[("darts-v1", 2)]["epochs"]) == (7, epochs)
+    mean_epoch = sum(10.0 + e for e in range(1, 8)) / 7  # epochs left x the mean epoch time so far
+    assert states[("darts-v1", 2)]["seconds_left"] == pytest.approx((epochs - 7) * mean_epoch)
+    assert states[("darts-v1", 0)]["seconds_left"] is None
     assert states[("darts-v1", 3)]["resumes"] and not states[("sd-darts", 0)]["resumes"]
     assert states[("darts-v1", 4)]["error"] == "worker process failed: out of memory"
     assert [states[("darts-v1", s)]["c10_test"] for s in (0, 1)] == [f["benchmark"]["c10_test"] for f in finals]
@@ -69,8 +73,9 @@ def test_status_table(experiment, capsys):
     assert out.startswith(f"{root}: 2 of 7 runs finished; a nasbench-sd process is working on it now")
     (row,) = [line for line in out.splitlines() if line.startswith("darts-v1 ")]
     mean = sum(f["benchmark"]["c10_test"] for f in finals) / 2
-    assert row.split()[1:6] == ["0", "1", "2", "(7/{})".format(build_run_config("darts-v1", "cpu", 0, {})
-                                                               .search.epochs), "3"]
+    epochs = build_run_config("darts-v1", "cpu", 0, {}).search.epochs
+    assert row.split()[1:5] == ["0", "1", "2", f"({7}/{epochs},"]
+    assert f"2 (7/{epochs}, {(epochs - 7) * sum(10.0 + e for e in range(1, 8)) / 7:.0f} s left)" in row
     assert f"{mean:.2f} ± " in row and "(n=2)" in row
     assert "darts-v1/seed-4 failed: worker process failed: out of memory" in out
 

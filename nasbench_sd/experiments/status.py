@@ -36,6 +36,15 @@ class RunState:
     c10_test: float | None = None  # CIFAR-10 test of the final cell (finished runs)
     resumes: bool = False  # a stopped run continues from a checkpoint (else it starts afresh)
     error: str | None = None  # why a failed run failed (from the manifest)
+    seconds_left: float | None = None  # running/stopped: epochs left x its mean epoch time so far
+
+
+def _seconds_left(records: list[dict[str, Any]], epochs: int | None) -> float | None:
+    """Epochs left times the mean ``epoch_seconds`` of the epochs done (None: no timing yet)."""
+    times = [float(r["epoch_seconds"]) for r in records if isinstance(r.get("epoch_seconds"), (int, float))]
+    if not times or not epochs:
+        return None
+    return max(0, epochs - len(records)) * sum(times) / len(times)
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,8 @@ def _on_disk(path: Path, label: str, seed: int, manifest_entry: dict[str, Any]) 
     run = RunDir(path)
     cfg = run.saved_config() or {}
     epochs = cfg.get("search", {}).get("epochs")
-    done = len(run.metrics())
+    records = run.metrics()
+    done, left = len(records), _seconds_left(records, epochs)
     if run.is_finished():
         try:
             c10 = float(run.result()["benchmark"]["c10_test"])
@@ -67,11 +77,11 @@ def _on_disk(path: Path, label: str, seed: int, manifest_entry: dict[str, Any]) 
             raise UserError(f"{path}/result.json is not a readable result; move that run aside") from None
         return RunState(label, seed, "finished", done, epochs, c10_test=c10)
     if is_locked(path):
-        return RunState(label, seed, "running", done, epochs)
+        return RunState(label, seed, "running", done, epochs, seconds_left=left)
     if manifest_entry.get("status") == "failed":
         return RunState(label, seed, "failed", done, epochs, resumes=run.has_checkpoint(),
                         error=manifest_entry.get("error"))
-    return RunState(label, seed, "stopped", done, epochs, resumes=run.has_checkpoint())
+    return RunState(label, seed, "stopped", done, epochs, resumes=run.has_checkpoint(), seconds_left=left)
 
 
 def experiment_status(root: str | Path) -> ExperimentStatus:
@@ -125,10 +135,20 @@ def _seeds(runs: list[RunState], state: str) -> str:
         if r.state != state:
             continue
         if state in ("running", "stopped", "failed") and r.epochs:
-            parts.append(f"{r.seed} ({r.epoch}/{r.epochs})")
+            left = "" if r.seconds_left is None else f", {_duration(r.seconds_left)} left"
+            parts.append(f"{r.seed} ({r.epoch}/{r.epochs}{left})")
         else:
             parts.append(str(r.seed))
     return " ".join(parts) or "-"
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.4 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def render_status(status: ExperimentStatus) -> str:
@@ -144,8 +164,8 @@ def render_status(status: ExperimentStatus) -> str:
     else:
         process = "no process is working on it"
     lines = [f"{status.root}: {status.count('finished')} of {total} runs finished; {process}.",
-             "running and stopped runs show seed (epochs done/search epochs); stopped runs resume from their "
-             "last checkpoint when the command is rerun.", ""]
+             "running and stopped runs show seed (epochs done/search epochs, time left at the mean epoch time "
+             "so far); stopped runs resume from their last checkpoint when the command is rerun.", ""]
     header = ("group", "finished", "running", "stopped", "failed", "not started", "CIFAR-10 test of final cells")
     rows = []
     groups: dict[str, list[RunState]] = {}
