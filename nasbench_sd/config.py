@@ -4,6 +4,10 @@ Every default lives here with its unit and source. A run is fully described by
 a :class:`RunConfig` (method name, seed, preset name, the shared
 :class:`SearchConfig` and the method's own config), which is saved as
 ``config.json`` next to every result.
+
+A field added later must default to what the code did before it existed: a
+saved configuration that lacks a field reads as that default
+(:func:`with_defaults`), so runs made before the field stay the same runs.
 """
 
 from __future__ import annotations
@@ -194,18 +198,64 @@ class RunConfig:
         return d
 
 
+def _field_defaults(cls: type) -> dict[str, Any]:
+    """Field -> default value, as saved in a config.json (fields without a default left out)."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+def json_like(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    if isinstance(value, dict):
+        return {k: json_like(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_like(v) for v in value]
+    return value
+
+
+def with_defaults(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved run configuration with the fields it predates filled in.
+
+    A configuration saved before a field existed lacks that field; it is read
+    as the field's default, which by this project's rule reproduces what the
+    code did before the field was added (so a new field never makes the runs
+    already made count as another configuration). The ``search`` fields come
+    from :class:`SearchConfig`, the ``method_config`` fields from the method's
+    ``Config`` (left as saved when the method is not installed here)."""
+    out = dict(saved)
+    if isinstance(out.get("search"), dict):
+        out["search"] = {**_field_defaults(SearchConfig), **out["search"]}
+    if isinstance(out.get("method_config"), dict) and isinstance(out.get("method"), str):
+        from nasbench_sd.methods import get_method
+
+        try:
+            defaults = _field_defaults(get_method(out["method"]).Config)
+        except UserError:
+            defaults = {}
+        out["method_config"] = {**defaults, **out["method_config"]}
+    return out
+
+
 def config_diff(a: Any, b: Any, ignore: tuple[str, ...] = ("device",), prefix: str = "") -> list[str]:
     """Dotted keys where two saved configurations differ (empty: the same run).
 
     Top-level keys in ``ignore`` (the device, by default) do not make runs differ,
-    nor do the diagnostic settings (:data:`DIAGNOSTICS`, under ``search``)."""
+    nor do the diagnostic settings (:data:`DIAGNOSTICS`, under ``search``). A
+    field one side predates counts as its default (:func:`with_defaults`)."""
+    if prefix == "" and isinstance(a, dict) and isinstance(b, dict):
+        a, b = with_defaults(a), with_defaults(b)
     if isinstance(a, dict) and isinstance(b, dict):
         out: list[str] = []
         for k in sorted(set(a) | set(b)):
             if not ((prefix == "" and k in ignore) or (prefix == "search." and k in DIAGNOSTICS)):
                 out += config_diff(a.get(k), b.get(k), ignore, f"{prefix}{k}.")
         return out
-    return [] if a == b else [prefix.rstrip(".")]
+    return [] if json_like(a) == json_like(b) else [prefix.rstrip(".")]  # a tuple field reads back as a list
 
 
 def parse_sets(items: typing.Iterable[str]) -> dict[str, str]:
@@ -296,4 +346,4 @@ def build_run_config(method: str, preset: str, seed: int, sets: dict[str, str] |
 
 __all__ = ["CPU", "DIAGNOSTICS", "PAPER", "PRESETS", "PROXY", "SCALED", "SCALE_FIELDS", "SEARCH_SOURCES",
            "RunConfig", "SearchConfig", "apply_overrides", "budget_fraction", "build_run_config", "config_diff",
-           "parse_sets", "scaled_epochs"]
+           "parse_sets", "scaled_epochs", "with_defaults"]

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasbench_sd.config import DIAGNOSTICS  # settings that change no result: rows may differ in them
+from nasbench_sd.config import (
+    DIAGNOSTICS,  # settings that change no result: rows may differ in them
+    with_defaults,
+)
 
 #: Correction methods for ``--correction``.
 CORRECTIONS = ("none", "holm")
@@ -48,6 +51,7 @@ def shared_differences(configs: dict[str, dict[str, Any]]) -> dict[str, dict[str
     out: dict[str, dict[str, str]] = {}
     if len(configs) < 2:
         return out
+    configs = {label: with_defaults(cfg) for label, cfg in configs.items()}  # fields a config predates
     presets = {label: str(cfg.get("preset")) for label, cfg in configs.items()}
     if len(set(presets.values())) > 1:
         out["preset"] = presets

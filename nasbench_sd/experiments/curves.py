@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.experiments.layout import find_run_dirs
 from nasbench_sd.experiments.table import mean_std
@@ -52,7 +53,7 @@ def load_curves(results_dir: str | Path) -> list[GroupCurves]:
             cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
             if config is None:
                 config = cfg
-            elif _strip(cfg) != _strip(config):
+            elif config_diff(cfg, config, ignore=("seed", "device")):
                 raise UserError(f"{label} mixes configurations ({d.name} differs); give each configuration its "
                                 "own directory")
             runs[_seed_of(d, cfg)] = records
@@ -71,10 +72,6 @@ def _seed_of(run_dir: Path, cfg: dict[str, Any]) -> int:
     if name == "seed" and number.isdigit():
         return int(number)
     return int(cfg.get("seed", 0))
-
-
-def _strip(cfg: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in cfg.items() if k not in ("seed", "device")}
 
 
 def band(curves: GroupCurves, value: Callable[[dict[str, Any]], float | None]
