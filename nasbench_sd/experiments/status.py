@@ -88,19 +88,12 @@ def experiment_status(root: str | Path) -> ExperimentStatus:
     """The state of every run of the experiment at ``root`` (its manifest's runs and
     every ``<group>/seed-<n>`` directory below it); ``root`` may also be one group's
     directory or one ``seed-<n>`` directory."""
-    import json
+    from nasbench_sd.experiments.manifest import load_manifest
 
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"results directory {root} does not exist")
-    manifest = None
-    if (root / MANIFEST).is_file():
-        try:
-            manifest = json.loads((root / MANIFEST).read_text())
-            if not isinstance(manifest, dict):
-                raise ValueError
-        except (OSError, ValueError):
-            raise UserError(f"{root / MANIFEST} is corrupt; move it aside (the run directories are intact)") from None
+    manifest = load_manifest(root)
     entries: dict[tuple[str, int], dict[str, Any]] = {}
     for entry in (manifest or {}).get("runs", {}).values():
         try:
