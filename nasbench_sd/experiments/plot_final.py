@@ -142,7 +142,7 @@ def plot_final(groups: list[FinalGroup], folder: Path, split: str = "test") -> l
     axes[0].set_ylim(-0.6, len(groups) - 0.4 + PUBLISHED_OFFSET)
     for a in axes:
         a.grid(alpha=0.3, axis="x")
-    handles, labels = {}, {}
+    handles = {}
     for a in axes[:3]:
         for h, lab in zip(*a.get_legend_handles_labels()):
             handles.setdefault(lab, h)
