@@ -79,3 +79,23 @@ def test_every_config_field_has_a_default():
     missing = [f"{c.__name__}.{f.name}" for c in classes for f in dataclasses.fields(c)
                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     assert missing == []
+
+
+def test_a_tuple_field_is_the_same_after_saving():
+    """A method config may hold a ``tuple[float, ...]`` (the command line parses
+    one); JSON saves it as a list, and the saved run must still be this run."""
+    import dataclasses
+
+    from nasbench_sd.config import apply_overrides
+
+    @dataclasses.dataclass(frozen=True)
+    class Cfg:
+        betas: tuple[float, ...] = (0.5, 0.999)
+
+    cfg = apply_overrides(Cfg(), {"betas": "0.9,0.99"})
+    assert cfg.betas == (0.9, 0.99)
+    current = {"method_config": dataclasses.asdict(cfg)}
+    saved = json.loads(json.dumps(current))
+    assert saved["method_config"]["betas"] == [0.9, 0.99]
+    assert config_diff(saved, current) == [] and config_diff(current, saved) == []
+    assert config_diff(saved, {"method_config": {"betas": (0.9, 0.9)}}) == ["method_config.betas"]
