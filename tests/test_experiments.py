@@ -9,13 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from nasbench_sd.cli import main
 from nasbench_sd.errors import UserError
-from nasbench_sd.experiments.layout import parse_seeds
+from nasbench_sd.experiments.layout import is_locked, parse_seeds
 from nasbench_sd.testing.faults import fault_env
 
 TINY = ["--set", "channels=4", "--set", "cells_per_stage=1", "--set", "train_limit=64", "--set", "batch_size=32",
@@ -222,6 +223,35 @@ def test_layout_and_summary(serial_run):
     manifest = json.loads((serial_run / "experiment.json").read_text())
     assert manifest["threads_per_run"] == 1 and manifest["workers"] is None
     assert all(v["status"] == "finished" for v in manifest["runs"].values())
+
+
+@pytest.mark.parametrize("how", ["sigterm", "ctrl-c"])
+def test_a_stop_ends_the_workers_and_marks_the_runs_interrupted(tmp_path, cifar10_format, how):
+    """``kill`` or a batch scheduler sends SIGTERM to the ``run`` process only; a
+    Ctrl-C sends SIGINT to its whole process group, workers included. Either way
+    the runs stop at once and experiment.json says "interrupted"."""
+    out = tmp_path / "exp"
+    args = ["run", "--method", "sd-darts", "--seeds", "2", "--workers", "2", "--data-root", str(cifar10_format),
+            "--out", str(out), *TINY[:-1], "epochs=1000", "-q"]
+    proc = subprocess.Popen([*NASBENCH_SD, *args], stderr=subprocess.PIPE, text=True, start_new_session=True)
+    runs = [out / f"sd-darts/seed-{s}" for s in (0, 1)]
+    deadline = time.monotonic() + 180
+    while not all((r / "checkpoint.pt").is_file() for r in runs):  # both workers are searching
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.2)
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == (143 if how == "sigterm" else 130), err
+    what = "terminated (SIGTERM)" if how == "sigterm" else "interrupted"
+    assert err.strip().splitlines()[-1].startswith(f"nasbench-sd: {what}; finished work is kept")
+    manifest = json.loads((out / "experiment.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert [v["status"] for v in manifest["runs"].values()] == ["interrupted", "interrupted"]
+    assert not any(is_locked(r) for r in runs)  # no worker is left holding its run
+    assert not any((r / "result.json").exists() for r in runs)
 
 
 def test_two_workers_equal_one(serial_run, tmp_path, cifar10_format):

@@ -5,10 +5,13 @@ pandas, matplotlib) inside its function, so ``nasbench-sd --help`` stays fast
 and never imports torch. :func:`main` turns every :class:`UserError` and click
 usage error into ONE line on stderr and exit code 2, without a traceback; so
 is a full disk (ENOSPC/EDQUOT) wherever it strikes: finished work is kept.
+SIGTERM (``kill``, a batch scheduler's stop) is handled like Ctrl-C: runs
+stop, experiment.json says "interrupted", and the exit code is 143.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -37,9 +40,25 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop as on Ctrl-C (every ``finally`` runs, work is kept)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _register()
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         rv = cli.main(args=argv, prog_name="nasbench-sd", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as e:
@@ -47,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except click.UsageError as e:
         fail(e.format_message().replace("\n", " "))
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:  # click turns a KeyboardInterrupt into Abort
+        if isinstance(e.__cause__, KeyboardInterrupt):
+            _interrupted(e.__cause__)
         click.echo("nasbench-sd: aborted", err=True)
         sys.exit(130)
     except click.exceptions.Exit as e:
@@ -65,8 +86,14 @@ def main(argv: list[str] | None = None) -> None:
         if not is_disk_full(e):
             raise
         fail(str(disk_full_error(e.filename or "a file", e)))
-    except KeyboardInterrupt:
-        click.echo("nasbench-sd: interrupted; finished work is kept (rerun the same `run` command, "
-                   "or `search` with --resume, to continue)", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as e:
+        _interrupted(e)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _interrupted(e: KeyboardInterrupt) -> None:
+    """One line and exit 130 (Ctrl-C) or 143 (SIGTERM)."""
+    what = "terminated (SIGTERM)" if isinstance(e, Terminated) else "interrupted"
+    click.echo(f"nasbench-sd: {what}; finished work is kept (rerun the same `run` command, "
+               "or `search` with --resume, to continue)", err=True)
+    sys.exit(143 if isinstance(e, Terminated) else 130)

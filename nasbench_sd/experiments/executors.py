@@ -126,11 +126,18 @@ class PoolExecutor:
         return out
 
     def close(self) -> None:
-        """Cancel queued runs; on an interrupt, do not wait for running ones (the
-        workers die with this process and their runs resume next time)."""
+        """Cancel queued runs; on an interrupt, stop running ones (their runs
+        resume next time from their last checkpoint). A Ctrl-C reaches the
+        workers too; a SIGTERM reaches only this process, so the workers are
+        terminated here, or the interpreter's exit would wait for their runs."""
         interrupted = bool(self._futures)
         for future in self._futures:
             future.cancel()
+        if interrupted:
+            # ProcessPoolExecutor has no public way to stop its workers before Python 3.14
+            for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                if process.is_alive():
+                    process.terminate()
         self._pool.shutdown(wait=not interrupted, cancel_futures=True)
 
 
