@@ -4,11 +4,12 @@ added), so finished runs are still skipped, resumed and tabled together."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from test_table import write_result
 
-from nasbench_sd.config import build_run_config, config_diff, with_defaults
+from nasbench_sd.config import apply_overrides, build_run_config, config_diff, with_defaults
 from nasbench_sd.experiments.runner import method_groups, plan_experiment
 from nasbench_sd.experiments.table import build_table
 
@@ -84,10 +85,6 @@ def test_every_config_field_has_a_default():
 def test_a_tuple_field_is_the_same_after_saving():
     """A method config may hold a ``tuple[float, ...]`` (the command line parses
     one); JSON saves it as a list, and the saved run must still be this run."""
-    import dataclasses
-
-    from nasbench_sd.config import apply_overrides
-
     @dataclasses.dataclass(frozen=True)
     class Cfg:
         betas: tuple[float, ...] = (0.5, 0.999)
