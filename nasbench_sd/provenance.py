@@ -47,6 +47,34 @@ def git_revision(package: Path | None = None) -> str:
         return "unknown"
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The processor's model name ("Intel(R) Xeon(R) Processor", "AMD EPYC ..."):
+    /proc/cpuinfo on Linux, where ``platform.processor()`` is empty; else that,
+    else the architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Processor", "cpu model") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_capability() -> str:
+    """The instruction set of the CPU kernels torch dispatches to in this process
+    (DEFAULT, AVX2, AVX512, ...; $ATEN_CPU_CAPABILITY lowers it). CPU results
+    depend on it: the same run gives other floating-point sums on a machine
+    whose kernels differ, so it is recorded with every result."""
+    import torch
+
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):  # older torch
+        return "unknown"
+
+
 def device_name(device: Any) -> str:
     """Human name of a torch device (GPU model or CPU description)."""
     import torch
@@ -54,7 +82,7 @@ def device_name(device: Any) -> str:
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, " \
+    return f"CPU ({cpu_model()}, {platform.machine()}, {cpu_capability()} kernels, {os.cpu_count()} cores, " \
            f"{torch.get_num_threads()} torch threads)"
 
 
@@ -71,6 +99,8 @@ def environment(device: Any = "cpu") -> dict[str, Any]:
         "numpy": numpy.__version__,
         "platform": platform.platform(),
         "hostname": platform.node(),
+        "cpu": cpu_model(),
+        "cpu_capability": cpu_capability(),
         "device": str(device),
         "device_name": device_name(device),
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -84,3 +84,22 @@ def test_dirty_means_the_packages_own_files_changed(tmp_path):
     (pkg / "b.py").unlink()
     (pkg / "a.py").write_text("x = 2\n")  # an edited one
     assert provenance.git_revision(pkg) == clean + "+dirty"
+
+
+def test_a_result_names_the_cpu_kernels_it_ran_on():
+    """CPU sums depend on the instruction set torch's kernels use (the same run
+    differs between an AVX2 and an AVX-512 machine), so a result records the
+    set actually used in its process, not the hardware's best: one lowered with
+    $ATEN_CPU_CAPABILITY reports the lower set."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = "import json; from nasbench_sd.provenance import environment; print(json.dumps(environment('cpu')))"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    prov = json.loads(out.stdout)
+    assert prov["cpu_capability"] == "DEFAULT"
+    assert "DEFAULT kernels" in prov["device_name"]
+    assert prov["cpu"] and prov["cpu"] != "unknown"
