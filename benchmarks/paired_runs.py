@@ -6,7 +6,10 @@ setting first acts (SD-DARTS's lambda, K and teacher from the end of the
 warm-up on). Per shared seed this prints the first epoch at which the
 op probabilities differ, the first at which the derived cells differ, the
 largest difference of any op probability at the last epoch, and each run's
-final cell (parameter-free ops / skip connections, CIFAR-10 test). Markdown.
+final cell (parameter-free ops / skip connections, CIFAR-10 test), and
+whether the two ran on the same kind of machine: CPU sums depend on the CPU
+kernels' instruction set, so a pair from two machines differs from epoch 1 on,
+whatever the setting (the machine column then names what differs). Markdown.
 
     python benchmarks/paired_runs.py results/proxy-sd-lam/sd-darts-lam=1 results/proxy-sd-lam/sd-darts-lam=0
 """
@@ -45,6 +48,20 @@ def describe(result: dict) -> str:
     return f"{result['num_parameter_free']} / {skips}, {result['benchmark']['c10_test']:.2f}"
 
 
+MACHINE = ("platform", "cpu", "cpu_capability", "device", "torch")
+
+
+def machine(a: dict, b: dict) -> str:
+    """'same' when every machine field recorded in both results is equal (older
+    results lack cpu and cpu_capability, and their platform string, the kernel,
+    does not tell two CPUs apart), else the fields that differ."""
+    pa, pb = a.get("provenance", {}), b.get("provenance", {})
+    differ = [f"{k} {pa[k]} / {pb[k]}" for k in MACHINE if k in pa and k in pb and pa[k] != pb[k]]
+    if differ:
+        return "differs: " + "; ".join(differ)
+    return "same" if all(k in pa and k in pb for k in MACHINE) else "same as far as recorded"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("a", type=Path, help="a group directory (holding seed-<n>/)")
@@ -57,15 +74,17 @@ def main() -> None:
         raise SystemExit(2)
     print(f"A = {args.a}, B = {args.b}\n")
     print("| seed | epochs | op probs first differ (epoch) | derived cells first differ (epoch) | "
-          "max abs op-prob difference, last epoch | A: free ops / skip, C10 test | B: free ops / skip, C10 test |")
-    print("|---|---|---|---|---|---|---|")
+          "max abs op-prob difference, last epoch | A: free ops / skip, C10 test | B: free ops / skip, C10 test | "
+          "machine (A / B) |")
+    print("|---|---|---|---|---|---|---|---|")
     for s in seeds:
         ea, eb = epochs(runs_a[s]), epochs(runs_b[s])
         ra = json.loads((runs_a[s] / "result.json").read_text())
         rb = json.loads((runs_b[s] / "result.json").read_text())
         print(f"| {s} | {len(ea)} | {first(lambda x, y: x['op_probs'] != y['op_probs'], ea, eb)} | "
               f"{first(lambda x, y: x['cell'] != y['cell'], ea, eb)} | "
-              f"{max_diff(ea[-1]['op_probs'], eb[-1]['op_probs']):.4f} | {describe(ra)} | {describe(rb)} |")
+              f"{max_diff(ea[-1]['op_probs'], eb[-1]['op_probs']):.4f} | {describe(ra)} | {describe(rb)} | "
+              f"{machine(ra, rb)} |")
 
 
 if __name__ == "__main__":
