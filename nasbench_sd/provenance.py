@@ -69,10 +69,7 @@ def cpu_capability() -> str:
     whose kernels differ, so it is recorded with every result."""
     import torch
 
-    try:
-        return str(torch.backends.cpu.get_cpu_capability())
-    except (AttributeError, RuntimeError):  # older torch
-        return "unknown"
+    return str(torch.backends.cpu.get_cpu_capability())  # torch >= 2.1, the floor
 
 
 def device_name(device: Any) -> str:

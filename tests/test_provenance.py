@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from nasbench_sd import provenance
@@ -56,7 +61,6 @@ def test_a_run_resumed_under_other_code_lists_every_revision(checkout, tmp_path)
 
 def test_dirty_means_the_packages_own_files_changed(tmp_path):
     import shutil
-    import subprocess
 
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
@@ -91,11 +95,6 @@ def test_a_result_names_the_cpu_kernels_it_ran_on():
     differs between an AVX2 and an AVX-512 machine), so a result records the
     set actually used in its process, not the hardware's best: one lowered with
     $ATEN_CPU_CAPABILITY reports the lower set."""
-    import json
-    import os
-    import subprocess
-    import sys
-
     code = "import json; from nasbench_sd.provenance import environment; print(json.dumps(environment('cpu')))"
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
