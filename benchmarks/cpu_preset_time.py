@@ -22,8 +22,8 @@ from pathlib import Path
 from report import write_report
 
 from nasbench_sd.config import CPU
-from nasbench_sd.experiments.render import budget_note
 from nasbench_sd.methods.registry import BUILTINS
+from nasbench_sd.report.render import budget_note
 
 #: Every built-in method, in registration order (plugins are not timed).
 METHODS = tuple(BUILTINS)

@@ -79,9 +79,9 @@ def synthetic_data(n: int, size: int, seed: int = 0):
 
 # -- part 1: the real loop -----------------------------------------------------------------------
 def loop_part(a: argparse.Namespace, device: torch.device, budget: Budget) -> list[str]:
-    from nasbench_sd.config import build_run_config
     from nasbench_sd.data import load_search_data
     from nasbench_sd.experiments.worker import data_on
+    from nasbench_sd.presets import build_run_config
     from nasbench_sd.search import run_search
 
     if a.smoke:

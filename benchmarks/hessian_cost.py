@@ -31,7 +31,7 @@ def measure(method: str, samples: int, epochs: int, data_root: str, threads: int
     """Run one search with an estimate after every epoch; time each estimate."""
     import torch
 
-    from nasbench_sd.config import build_run_config
+    from nasbench_sd.presets import build_run_config
     from nasbench_sd.search import loop, run_search
     from nasbench_sd.search.rundir import RunDir
 

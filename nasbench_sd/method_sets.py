@@ -9,7 +9,7 @@ Three forms of key (``--set KEY=VALUE``):
   method only; it wins over a ``method.X`` given for the same field.
 
 :func:`scope_sets` turns the user's keys into one plain ``{key: value}`` per
-method, in the form :func:`~nasbench_sd.config.build_run_config` takes.
+method, in the form :func:`~nasbench_sd.presets.build_run_config` takes.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from nasbench_sd.config import build_run_config
 from nasbench_sd.data import SearchData
+from nasbench_sd.presets import build_run_config
 from nasbench_sd.search.rundir import RunDir
 
 TINY = {"channels": "4", "cells_per_stage": "1", "batch_size": "16", "epochs": "3"}

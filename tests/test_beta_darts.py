@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nasbench_sd.config import build_run_config
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods.beta_darts import BetaDarts, BetaDartsConfig, beta_decay_loss, lam_at
+from nasbench_sd.presets import build_run_config
 from nasbench_sd.testing import Harness
 
 pytestmark = pytest.mark.usefixtures("one_thread")

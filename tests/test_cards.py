@@ -8,10 +8,11 @@ import json
 
 import pytest
 
+from nasbench_sd.cards import NOT_STATED, protocol_card
 from nasbench_sd.cli import main
-from nasbench_sd.config import SEARCH_SOURCES, SearchConfig, build_run_config
+from nasbench_sd.config import SEARCH_SOURCES, SearchConfig
 from nasbench_sd.methods import get_method, list_methods
-from nasbench_sd.methods.card import NOT_STATED, protocol_card
+from nasbench_sd.presets import build_run_config
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:

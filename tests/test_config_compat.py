@@ -9,9 +9,10 @@ import json
 
 from test_table import write_result
 
-from nasbench_sd.config import apply_overrides, build_run_config, config_diff, with_defaults
+from nasbench_sd.config import apply_overrides
 from nasbench_sd.experiments.runner import method_groups, plan_experiment
-from nasbench_sd.experiments.table import build_table
+from nasbench_sd.presets import build_run_config, config_diff, with_defaults
+from nasbench_sd.report.table import build_table
 
 
 def older(cfg: dict) -> dict:

@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nasbench_sd.config import build_run_config
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods.darts_minus import DartsMinus, DartsMinusConfig, beta_at
 from nasbench_sd.nn.macro import SearchNet
 from nasbench_sd.nn.reference import ReferenceSearchCell, ReferenceSuperNet
 from nasbench_sd.nn.supernet import SuperNet
+from nasbench_sd.presets import build_run_config
 from nasbench_sd.testing import Harness
 
 pytestmark = pytest.mark.usefixtures("one_thread")

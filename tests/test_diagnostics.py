@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from nasbench_sd.cli import main
-from nasbench_sd.config import DIAGNOSTICS, build_run_config, config_diff
+from nasbench_sd.config import DIAGNOSTICS
 from nasbench_sd.nn.supernet import SuperNet
+from nasbench_sd.presets import build_run_config, config_diff
 from nasbench_sd.search import run_search
 from nasbench_sd.search.hessian import exact_hessian, top_hessian_eigenvalue
 from nasbench_sd.search.rundir import RunDir

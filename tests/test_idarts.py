@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from nasbench_sd.config import build_run_config
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods import SearchContext
 from nasbench_sd.methods.darts import finite_difference_hvp
 from nasbench_sd.methods.idarts import IDarts, IDartsConfig, double_backward_hvp, implicit_hypergradient
 from nasbench_sd.nn.supernet import SuperNet
+from nasbench_sd.presets import build_run_config
 from nasbench_sd.testing import Harness, toy_search_config
 from nasbench_sd.testing.contract import single_thread
 

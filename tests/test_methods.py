@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from nasbench_sd.cells import Cell, random_cell
-from nasbench_sd.config import CPU, PAPER, SCALED, build_run_config, config_diff
+from nasbench_sd.config import CPU, PAPER, SCALED
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods import SearchContext, get_method, registry
 from nasbench_sd.methods.darts import DartsV2, DartsV2Config, finite_difference_hvp
@@ -23,6 +23,7 @@ from nasbench_sd.methods.random_search import RandomSearch
 from nasbench_sd.methods.sddarts import SDDarts, SDDartsConfig, distillation_kl
 from nasbench_sd.methods.teachers import CacheTeacher, EmaTeacher
 from nasbench_sd.nn.supernet import SuperNet
+from nasbench_sd.presets import build_run_config, config_diff
 from nasbench_sd.seeding import derive_seed
 from nasbench_sd.testing import Harness, toy_search_config
 from nasbench_sd.testing.contract import single_thread

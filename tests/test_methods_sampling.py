@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 
 from nasbench_sd.cells import NUM_OPS
-from nasbench_sd.config import build_run_config
 from nasbench_sd.methods import get_method
 from nasbench_sd.methods.drnas import DrNAS, DrNASConfig
 from nasbench_sd.methods.dsnas import credit_gradient
@@ -25,6 +24,7 @@ from nasbench_sd.methods.sampling import (
 from nasbench_sd.methods.snas import SNAS, SNASConfig
 from nasbench_sd.nn.macro import ResNetBasicBlock
 from nasbench_sd.nn.supernet import SuperNet
+from nasbench_sd.presets import build_run_config
 from nasbench_sd.testing import Harness
 
 

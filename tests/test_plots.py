@@ -14,7 +14,7 @@ import pytest
 from nasbench_sd.benchmark import COLUMNS
 from nasbench_sd.cells import random_cell
 from nasbench_sd.cli import main
-from nasbench_sd.config import build_run_config
+from nasbench_sd.presets import build_run_config
 
 PNG, PDF = b"\x89PNG\r\n\x1a\n", b"%PDF"
 
@@ -77,7 +77,7 @@ def test_plot_without_hessian_and_one_group(tmp_path, capsys):
 
 
 def test_band_is_mean_and_sample_std(tmp_path):
-    from nasbench_sd.experiments.curves import band, load_curves
+    from nasbench_sd.report.curves import band, load_curves
 
     root = tmp_path / "exp"
     for s in range(3):
@@ -108,7 +108,7 @@ def test_plot_bad_input(tmp_path, capsys):
 @pytest.fixture
 def drawn(monkeypatch):
     """name -> the figure that ``plot.save`` was given (kept open for inspection)."""
-    from nasbench_sd.experiments import plot
+    from nasbench_sd.report import figure, plot
 
     figures, real_save = {}, plot.save
 
@@ -117,6 +117,7 @@ def drawn(monkeypatch):
         return real_save(fig, folder, name)
 
     monkeypatch.setattr(plot, "save", keep)
+    monkeypatch.setattr(figure, "save", keep)  # plot_final and ablation take it from there
     yield figures
     plot.pyplot().close("all")
 
@@ -147,7 +148,8 @@ def test_accuracy_figure_draws_the_seed_means(tmp_path, capsys, drawn):
 
 
 def test_ablation_csv_and_figure_equal_recomputation(tmp_path, drawn):
-    from nasbench_sd.experiments.ablate import ablation_groups, summarize_ablation
+    from nasbench_sd.experiments.ablate import ablation_groups
+    from nasbench_sd.report.ablation import summarize_ablation
 
     root = tmp_path / "abl"
     groups, key, values = ablation_groups("sd-darts", "warmup", "0,2,5", {})
@@ -196,7 +198,7 @@ def test_ablation_csv_and_figure_equal_recomputation(tmp_path, drawn):
 
 
 def test_groups_with_different_budgets_are_drawn_against_the_fraction_of_each_budget(tmp_path, monkeypatch):
-    from nasbench_sd.experiments import plot
+    from nasbench_sd.report import figure, plot
 
     root = tmp_path / "exp"
     for s in range(2):
@@ -211,6 +213,7 @@ def test_groups_with_different_budgets_are_drawn_against_the_fraction_of_each_bu
         return []
 
     monkeypatch.setattr(plot, "save", keep)
+    monkeypatch.setattr(figure, "save", keep)  # plot_final and ablation take it from there
     plot.plot_experiment(root, tmp_path / "plots")
     for name in ("accuracy", "param-free", "hessian"):
         lines = dict((label.split(" (")[0], x) for label, x in drawn[name] if "(n=" in label)
@@ -235,7 +238,7 @@ def write_result(root: Path, group: str, method: str, seed: int) -> dict:
 
 
 def test_final_figure_draws_each_seeds_cell_its_mean_and_the_published_row(tmp_path, capsys, drawn):
-    from nasbench_sd.experiments.published import TABLE4
+    from nasbench_sd.report.published import TABLE4
 
     root = tmp_path / "exp"
     results = {}

@@ -23,7 +23,7 @@ def exp(tmp_path):
 
 
 def test_valid_split_methods_level_and_legend(exp, tmp_path, monkeypatch):
-    from nasbench_sd.experiments import plot
+    from nasbench_sd.report import plot
 
     figures = {}
     real_save = plot.save

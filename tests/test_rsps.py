@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from nasbench_sd.cells import NUM_EDGES, NUM_OPS, Cell
-from nasbench_sd.config import build_run_config
 from nasbench_sd.data.extra import BatchSource
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods import SearchContext
 from nasbench_sd.methods.rsps import RSPS, RSPSConfig, sample_ops
 from nasbench_sd.nn.supernet import SearchCell
+from nasbench_sd.presets import build_run_config
 from nasbench_sd.search import run_search
 from nasbench_sd.search.rundir import RunDir
 from nasbench_sd.testing import (

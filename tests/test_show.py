@@ -94,8 +94,8 @@ def test_show_bad_input(tmp_path, capsys, what, needle):
 def test_changed_settings_of_a_run_that_only_validates_with_its_own_method_settings():
     """Paper sd-darts with epochs=2 needs warmup < 2: the preset's defaults (warm-up 25) are
     rebuilt without that check, so the table's overrides column names both changes (not "?")."""
-    from nasbench_sd.config import build_run_config
-    from nasbench_sd.experiments.show import changed_settings
+    from nasbench_sd.presets import build_run_config
+    from nasbench_sd.report.show import changed_settings
 
     cfg = build_run_config("sd-darts", "paper", 0, {"epochs": "2", "method.warmup": "1"}).to_dict()
     assert changed_settings(cfg) == {"epochs": 2, "method.warmup": 1}

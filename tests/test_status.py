@@ -10,8 +10,8 @@ import pytest
 from test_plots import run_cli
 from test_table import write_result
 
-from nasbench_sd.config import build_run_config
 from nasbench_sd.io import directory_lock
+from nasbench_sd.presets import build_run_config
 
 
 def unfinished(root: Path, group: str, seed: int, epochs_done: int, checkpoint: bool = True) -> Path:

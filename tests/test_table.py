@@ -17,8 +17,8 @@ from scipy.stats import ttest_ind
 
 from nasbench_sd.benchmark import COLUMNS, get_benchmark
 from nasbench_sd.cli import main
-from nasbench_sd.config import build_run_config
-from nasbench_sd.experiments import published
+from nasbench_sd.presets import build_run_config
+from nasbench_sd.report import published
 
 SHARED = Path(os.environ.get("NASBENCH_SD_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 DOC = SHARED / "docs" / "SD-DARTS.md"
@@ -175,7 +175,7 @@ def test_mixed_configurations_refused(experiment, capsys):
 
 
 def test_render_failure_writes_nothing(experiment, capsys, monkeypatch):
-    from nasbench_sd.experiments import render
+    from nasbench_sd.report import render
 
     def broken(table):
         raise RuntimeError("disk full while rendering")

@@ -18,7 +18,7 @@ from test_benchmark import FakeOfficialAPI
 from test_table import read_csv, run_cli, write_result
 
 from nasbench_sd.benchmark import COLUMNS, get_benchmark
-from nasbench_sd.experiments.compare import holm
+from nasbench_sd.report.compare import holm
 
 BETTER = {c: 60.0 for c in COLUMNS}
 
@@ -223,7 +223,7 @@ def test_paper_preset_caption_names_exactly_the_shared_differences(tmp_path, cap
     darts-v1's presets differ (computed here from the configs), and nothing else."""
     import dataclasses
 
-    from nasbench_sd.config import build_run_config
+    from nasbench_sd.presets import build_run_config
 
     root = tmp_path / "exp"
     configs = {m: build_run_config(m, "paper", 0) for m in ("sd-darts", "darts-v1")}

@@ -151,7 +151,7 @@ def table(results_dir, out, baseline, correction, order, names, label, columns, 
     """Mean ± std over seeds of the six Table-4 figures, per method: table.csv,
     table-seeds.csv, table.md, table.tex (Markdown also on stdout). RESULTS_DIR is
     an experiment, one method's directory, a seed-<n> directory or one run."""
-    from nasbench_sd.experiments.table import TableOptions, build_table, write_table
+    from nasbench_sd.report.table import TableOptions, build_table, write_table
 
     opts = TableOptions(baseline=baseline, published=published, best=best, correction=correction,
                         order=tuple(o.strip() for o in order.split(",") if o.strip()) if order else (),
@@ -178,7 +178,7 @@ def plot(results_dir, out, ops_of, split, methods):
     is an experiment, one method's directory, a seed-<n> directory or one run."""
     from pathlib import Path
 
-    from nasbench_sd.experiments.plot import plot_experiment
+    from nasbench_sd.report.plot import plot_experiment
 
     paths = plot_experiment(results_dir, Path(out) if out else Path(results_dir) / "plots", ops_of=ops_of,
                             split=split, methods=methods)
@@ -197,9 +197,10 @@ def ablate(method, param, values, out, seeds, preset, sets, data_root, no_downlo
     """Run a method for each value of one setting (results/<experiment>/<method>-<param>=<value>/seed-<n>/),
     then write ablation-<param>.csv and a plot of final accuracy vs the value."""
     from nasbench_sd.config import parse_sets
-    from nasbench_sd.experiments.ablate import ablation_groups, summarize_ablation
+    from nasbench_sd.experiments.ablate import ablation_groups
     from nasbench_sd.experiments.layout import parse_seeds
     from nasbench_sd.method_sets import scope_sets
+    from nasbench_sd.report.ablation import summarize_ablation
 
     seed_list, set_map = parse_seeds(seeds), scope_sets([method], parse_sets(sets))[method]
     groups, key, value_list = ablation_groups(method, param, values, set_map)

@@ -29,8 +29,9 @@ NO_DOWNLOAD_HELP = "Never download missing data (also: NASBENCH_SD_OFFLINE=1); f
 def search(method, preset, seed, sets, data_root, no_download, out, resume, device, threads, quiet):
     """Search a cell with one method and one seed; writes a run directory with
     config.json, metrics.jsonl (one record per epoch), checkpoints and result.json."""
-    from nasbench_sd.config import build_run_config, parse_sets
+    from nasbench_sd.config import parse_sets
     from nasbench_sd.method_sets import scope_sets
+    from nasbench_sd.presets import build_run_config
     from nasbench_sd.runtime import choice_line, default_preset, resolve_device, set_threads
     from nasbench_sd.search import run_search
 
@@ -61,7 +62,7 @@ def methods(as_json, show):
     from nasbench_sd.methods import get_method, list_methods
 
     if show is not None:
-        from nasbench_sd.methods.card import format_card, protocol_card
+        from nasbench_sd.cards import format_card, protocol_card
 
         card = protocol_card(show)
         click.echo(json.dumps(card, indent=2) if as_json else format_card(card))

@@ -1,4 +1,4 @@
-"""Multi-seed experiments: run many (method, seed) searches, then tables and plots.
+"""Multi-seed experiments: run many (method, seed) searches.
 
 Layout of an experiment directory (``results/<experiment>/``)::
 
@@ -11,7 +11,9 @@ Layout of an experiment directory (``results/<experiment>/``)::
 ``<method>-<param>=<value>`` for ``nasbench-sd ablate``.
 
 Modules: :mod:`~.layout` (names, seeds, paths, discovery), :mod:`~.runner`
-(plan, validate, execute, manifest), :mod:`~.executors` (serial, process
-pool, Ray), :mod:`~.table`, :mod:`~.published`, :mod:`~.plot`, :mod:`~.ablate`.
+(plan, validate, execute), :mod:`~.manifest`, :mod:`~.executors` (serial,
+process pool, Ray), :mod:`~.worker`, :mod:`~.progress`, :mod:`~.ablate` (the
+groups of a sweep). Tables, plots and the views of runs are read back by
+:mod:`nasbench_sd.report`, which this package never imports.
 Importing this package imports no torch, pandas, matplotlib, scipy or Ray.
 """

@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.experiments.layout import MANIFEST
 from nasbench_sd.io import atomic_write_json
+from nasbench_sd.presets import config_diff
 
 #: Per-run states: pending (queued), running (sent to a worker), finished, skipped
 #: (finished by an earlier invocation), failed, interrupted.

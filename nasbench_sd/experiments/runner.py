@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nasbench_sd.config import config_diff
 from nasbench_sd.errors import RunError, UserError
 from nasbench_sd.experiments.layout import check_label, check_not_locked, check_writable, run_path
 from nasbench_sd.experiments.manifest import Manifest, check_compatible, load_manifest
 from nasbench_sd.experiments.worker import RunTask
+from nasbench_sd.presets import config_diff
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str
     directory or experiment group that holds another configuration. With
     ``download``, a missing CIFAR data set is fetched while checking the data.
     """
-    from nasbench_sd.config import build_run_config
+    from nasbench_sd.presets import build_run_config
     from nasbench_sd.search.rundir import RunDir
 
     if not groups or not seeds:

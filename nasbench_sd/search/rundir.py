@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.io import (
     atomic_write_bytes,
@@ -38,6 +37,7 @@ from nasbench_sd.io import (
     reporting_disk_full,
     unframe,
 )
+from nasbench_sd.presets import config_diff
 
 CONFIG, METRICS, RESULT = "config.json", "metrics.jsonl", "result.json"
 CHECKPOINT, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"

@@ -124,9 +124,9 @@ def step_reads(method: str, epochs: int = 2, steps_per_epoch: int = 3, seed: int
     On a GPU (``device="cuda"``) only conversions of GPU tensors are counted,
     plus every synchronising CUDA call inside ``step`` that torch's sync debug
     mode reports (``("cuda-sync", message)``)."""
-    from nasbench_sd.config import build_run_config
     from nasbench_sd.experiments.worker import data_on
     from nasbench_sd.methods import get_method
+    from nasbench_sd.presets import build_run_config
     from nasbench_sd.search import loop
 
     cls = get_method(method)

@@ -18,8 +18,9 @@ NOT_STATED = "not stated"
 
 def protocol_card(name: str) -> dict[str, Any]:
     """The card of method ``name`` as plain data (raises UserError for an unknown name)."""
-    from nasbench_sd.config import SEARCH_SOURCES, build_run_config
+    from nasbench_sd.config import SEARCH_SOURCES
     from nasbench_sd.methods.registry import get_method
+    from nasbench_sd.presets import build_run_config
 
     cls = get_method(name)
     cfg = build_run_config(name, "paper", 0)

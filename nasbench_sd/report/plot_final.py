@@ -12,7 +12,7 @@ paper's scale: under a scaled preset they show where the method ends at that
 scale, not what this preset should give, and the title says so.
 
 Only finished runs (a ``result.json``) are drawn; the per-epoch curves are
-the other figures of :mod:`nasbench_sd.experiments.plot`.
+the other figures of :mod:`nasbench_sd.report.plot`.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _cell(run: FoundRun):
 def published_of(method: str) -> list[tuple[str, dict[str, tuple[float, float]]]]:
     """(source label, column -> (mean, std)) of every published row of ``method``."""
     from nasbench_sd.benchmark import COLUMNS
-    from nasbench_sd.experiments.published import SOURCE, all_published
+    from nasbench_sd.report.published import SOURCE, all_published
 
     return [("SD-DARTS Table 4" if source == SOURCE else source, dict(zip(COLUMNS, pairs)))
             for _, m, source, pairs in all_published() if m == method]
@@ -94,7 +94,7 @@ def _jitter(n: int) -> list[float]:
 
 
 def _row(ax: Any, y: int, values: tuple[float, ...], color: Any) -> None:
-    from nasbench_sd.experiments.table import mean_std
+    from nasbench_sd.report.table import mean_std
 
     ax.scatter(values, [y + d for d in _jitter(len(values))], s=16, color=color, alpha=0.8, zorder=3,
                label="one seed's final cell", gid="seed")
@@ -113,7 +113,7 @@ def _published(ax: Any, y: int, rows: list[tuple[str, dict[str, tuple[float, flo
 
 def plot_final(groups: list[FinalGroup], folder: Path, split: str = "test") -> list[Path]:
     """Write final.png/.pdf (or final-valid with ``split="valid"``); [] when no group finished."""
-    from nasbench_sd.experiments.plot import BENCH, DATASETS, _best, _color, pyplot, save
+    from nasbench_sd.report.figure import BENCH, DATASETS, best_accuracy, group_color, pyplot, save
 
     if not groups:
         return []
@@ -121,19 +121,19 @@ def plot_final(groups: list[FinalGroup], folder: Path, split: str = "test") -> l
     height = 1.2 + 0.42 * len(groups)
     fig, axes = plt.subplots(1, 4, figsize=(15, height), sharey=True, constrained_layout=True,
                              gridspec_kw={"width_ratios": [3, 3, 3, 2]})
-    best = _best(split)
+    best = best_accuracy(split)
     ys = list(range(len(groups)))[::-1]  # first group on top
     for ax, (prefix, name) in zip(axes, DATASETS):
         column = f"{prefix}_{split}"
         for i, (y, g) in enumerate(zip(ys, groups)):
-            _row(ax, y, g.figures[column], _color(i))
+            _row(ax, y, g.figures[column], group_color(i))
             _published(ax, y, published_of(g.method), column)
         ax.axvline(best[prefix], color="0.4", linestyle="--", linewidth=1, label="best cell in NB201")
         ax.set_title(f"{name} {split} (best cell {best[prefix]:.2f})", fontsize=10)
         ax.set_xlabel(f"{split} accuracy of the final cell (%)")
     ax = axes[3]
     for i, (y, g) in enumerate(zip(ys, groups)):
-        _row(ax, y, tuple(float(v) for v in g.param_free), _color(i))
+        _row(ax, y, tuple(float(v) for v in g.param_free), group_color(i))
     ax.set_xlim(-0.4, 6.4)
     ax.set_xticks(range(7))
     ax.set_title("parameter-free ops (6: all-skip or none)", fontsize=10)

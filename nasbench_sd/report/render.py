@@ -1,4 +1,4 @@
-"""Render a :class:`~nasbench_sd.experiments.table.Table` as CSV, Markdown and LaTeX.
+"""Render a :class:`~nasbench_sd.report.table.Table` as CSV, Markdown and LaTeX.
 
 The CSV is tidy (one row per table row; ``<column>_mean``, ``<column>_std``,
 ``<column>_p`` (Welch, uncorrected), ``<column>_p_adj`` (after the table's
@@ -96,7 +96,7 @@ def _settings(measured: list, varying: list[str], diffs: dict) -> list[str]:
                      + "changed per row: " + "; ".join(f"{k}: {' '.join(v) or 'none'}" for k, v in own.items())
                      + ".")
     if len(measured) > 1:
-        from nasbench_sd.experiments.compare import describe_differences
+        from nasbench_sd.report.compare import describe_differences
 
         names = {r.label: r.name for r in measured}
         named = {k: {names[label]: v for label, v in vals.items()} for k, vals in diffs.items()}

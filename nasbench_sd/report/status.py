@@ -146,7 +146,7 @@ def _duration(seconds: float) -> str:
 
 def render_status(status: ExperimentStatus) -> str:
     """A table per group and a summary line (plain text)."""
-    from nasbench_sd.experiments.table import mean_std
+    from nasbench_sd.report.table import mean_std
 
     total = len(status.runs)
     if status.live:

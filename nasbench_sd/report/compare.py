@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasbench_sd.config import (
-    DIAGNOSTICS,  # settings that change no result: rows may differ in them
-    with_defaults,
-)
+from nasbench_sd.config import DIAGNOSTICS  # settings that change no result: rows may differ in them
+from nasbench_sd.presets import with_defaults
 
 #: Correction methods for ``--correction``.
 CORRECTIONS = ("none", "holm")

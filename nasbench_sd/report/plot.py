@@ -9,7 +9,7 @@
 * ``op-probs-<group>``: op probabilities per edge over epochs (seed average);
 * ``param-free``: number of parameter-free ops in the derived cell per epoch;
 * ``final`` (``final-valid``): the final cell of every finished run, seed by
-  seed, beside the published rows (:mod:`nasbench_sd.experiments.plot_final`).
+  seed, beside the published rows (:mod:`nasbench_sd.report.plot_final`).
 
 Legends sit outside the axes, so they never cover a curve or band. When the
 groups ran different numbers of epochs (each method on the same fraction of
@@ -26,40 +26,11 @@ from typing import Any
 
 from nasbench_sd.cells import EDGES, OPS
 from nasbench_sd.errors import UserError
-from nasbench_sd.experiments.curves import GroupCurves, band, load_curves, mean_op_probs
+from nasbench_sd.report.curves import GroupCurves, band, load_curves, mean_op_probs
+from nasbench_sd.report.figure import BENCH, DATASETS, best_accuracy, group_color, pyplot, save
 
-BENCH = "NAS-Bench-201 v1_1, hp=200"
-DATASETS = (("c10", "CIFAR-10"), ("c100", "CIFAR-100"), ("in16", "ImageNet16-120"))
 OP_LABELS = {"none": "none (zero)", "skip_connect": "skip connect", "nor_conv_1x1": "conv 1x1",
              "nor_conv_3x3": "conv 3x3", "avg_pool_3x3": "avg pool 3x3"}
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save(fig: Any, folder: Path, name: str) -> list[Path]:
-    """Write ``fig`` as <name>.png and <name>.pdf (atomically) and close it. The PDF
-    carries no creation date, so the same figure is the same bytes (redrawing a
-    committed experiment changes only the figures whose content changed)."""
-    import io
-
-    from nasbench_sd.io import atomic_write_bytes
-
-    paths = []
-    for ext, kwargs in (("png", {"dpi": 150}), ("pdf", {"metadata": {"CreationDate": None}})):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=ext, bbox_inches="tight", **kwargs)
-        atomic_write_bytes(folder / f"{name}.{ext}", buf.getvalue())
-        paths.append(folder / f"{name}.{ext}")
-    pyplot().close(fig)
-    return paths
 
 
 def _setting(groups: list[GroupCurves]) -> str:
@@ -86,7 +57,7 @@ def _line(ax: Any, curves: GroupCurves, value, i: int, clip: tuple[float, float]
         return False
     if fraction:
         epochs = [e / curves.epochs for e in epochs]
-    color = _color(i)
+    color = group_color(i)
     ax.plot(epochs, mean, marker=MARKERS[i % len(MARKERS)], markersize=3.5, linestyle=STYLES[i % len(STYLES)],
             color=color, label=f"{curves.label} (n={curves.n})")
     if max(n) > 1:
@@ -95,11 +66,6 @@ def _line(ax: Any, curves: GroupCurves, value, i: int, clip: tuple[float, float]
             lo, hi = [max(clip[0], v) for v in lo], [min(clip[1], v) for v in hi]
         ax.fill_between(epochs, lo, hi, color=color, alpha=0.15, linewidth=0)
     return True
-
-
-def _color(i: int) -> Any:
-    colors = pyplot().rcParams["axes.prop_cycle"].by_key()["color"]
-    return colors[i % len(colors)]
 
 
 def _int_epochs(ax: Any, label: bool = True, fraction: bool = False) -> None:
@@ -114,14 +80,6 @@ def _int_epochs(ax: Any, label: bool = True, fraction: bool = False) -> None:
     ax.grid(alpha=0.3)
 
 
-def _best(split: str) -> dict[str, float]:
-    """Best accuracy per data set on ``split`` over all cells of the bundled table."""
-    from nasbench_sd.benchmark import get_benchmark
-
-    top = get_benchmark("table").best()
-    return {p: top[f"{p}_{split}"].figures()[f"{p}_{split}"] for p, _ in DATASETS}
-
-
 @dataclass
 class Level:
     """A group drawn as a horizontal level: final figures of runs without per-epoch records."""
@@ -133,10 +91,10 @@ class Level:
 
 
 def _level(ax: Any, level: Level, column: str, i: int) -> None:
-    from nasbench_sd.experiments.table import mean_std
+    from nasbench_sd.report.table import mean_std
 
     m, s = mean_std(level.values[column])
-    color = _color(i)
+    color = group_color(i)
     ax.axhline(m, color=color, linestyle=STYLES[i % len(STYLES)], linewidth=1.5,
                label=f"{level.label} (final, n={level.n})")
     if level.n > 1:
@@ -147,7 +105,7 @@ def plot_accuracy(groups: list[GroupCurves], folder: Path, split: str = "test",
                   levels: list[Level] | None = None) -> list[Path]:
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), constrained_layout=True)
-    best, fraction = _best(split), per_budget(groups)
+    best, fraction = best_accuracy(split), per_budget(groups)
     for ax, (prefix, name) in zip(axes, DATASETS):
         for i, g in enumerate(groups):
             _line(ax, g, lambda r, p=prefix: r.get("benchmark", {}).get(f"{p}_{split}"), i, clip=(0.0, 100.0),
@@ -234,8 +192,8 @@ def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None
     ``split``: valid or test accuracy in the accuracy figure; ``methods``:
     comma-separated group labels or method names to draw (all by default)."""
     from nasbench_sd.experiments.layout import find_results
-    from nasbench_sd.experiments.plot_final import final_groups, plot_final
     from nasbench_sd.io import ensure_writable_dir
+    from nasbench_sd.report.plot_final import final_groups, plot_final
 
     if split not in ("valid", "test"):
         raise UserError(f"--split must be valid or test, got {split!r}")

@@ -5,7 +5,7 @@ result.json``, recursively), optionally followed by the paper's published rows
 and the best cell per column of the bundled NB201 v1_1 table. A group whose
 runs differ in configuration (other than seed and device) is refused: a
 number must mean exactly what its label says. Rendering lives in
-:mod:`nasbench_sd.experiments.render`.
+:mod:`nasbench_sd.report.render`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from nasbench_sd.benchmark import COLUMNS
-from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.experiments.layout import FoundRun, find_results
+from nasbench_sd.presets import config_diff
 
 STD_NOTE = "sample std (ddof=1) over seeds; 0 where n=1"
 
@@ -58,22 +58,22 @@ class Table:
     best: dict[str, set[str]] = field(default_factory=dict)  # column -> labels of the best measured row(s)
 
     def markdown(self) -> str:
-        from nasbench_sd.experiments.render import to_markdown
+        from nasbench_sd.report.render import to_markdown
 
         return to_markdown(self)
 
     def latex(self) -> str:
-        from nasbench_sd.experiments.render import to_latex
+        from nasbench_sd.report.render import to_latex
 
         return to_latex(self)
 
     def csv(self) -> str:
-        from nasbench_sd.experiments.render import to_csv
+        from nasbench_sd.report.render import to_csv
 
         return to_csv(self)
 
     def seeds_csv(self) -> str:
-        from nasbench_sd.experiments.render import to_seeds_csv
+        from nasbench_sd.report.render import to_seeds_csv
 
         return to_seeds_csv(self)
 
@@ -136,7 +136,7 @@ def _check_group(group: str, runs: list[FoundRun]) -> None:
 
 def _overrides(cfg: dict[str, Any]) -> str:
     """Settings of a run that differ from its preset's defaults ("" if none, "?" if unknown)."""
-    from nasbench_sd.experiments.show import changed_settings
+    from nasbench_sd.report.show import changed_settings
 
     changed = changed_settings(cfg)
     if changed is None:
@@ -189,7 +189,7 @@ def _with_published(measured: list[Row]) -> list[Row]:
     measured row of its method, the others after all measured rows. Rows from
     SD-DARTS Table 4 are labelled "(published)", others "(published, <source>)";
     ``info["reference"]`` names the source of each."""
-    from nasbench_sd.experiments.published import SOURCE, all_published
+    from nasbench_sd.report.published import SOURCE, all_published
 
     below: dict[str, list[Row]] = {}
     rest: list[Row] = []
@@ -256,7 +256,7 @@ def _columns(rows: list[Row], mode: str) -> tuple[str, ...]:
 
 def _compare(rows: list[Row], base: Row, values: dict, columns: tuple[str, ...], correction: str) -> None:
     """Welch p, (Holm-)adjusted p and mean difference of every row against ``base``."""
-    from nasbench_sd.experiments.compare import CORRECTIONS, holm
+    from nasbench_sd.report.compare import CORRECTIONS, holm
 
     if correction not in CORRECTIONS:
         raise UserError(f"--correction must be one of {', '.join(CORRECTIONS)}, got {correction!r}")
@@ -278,8 +278,8 @@ def build_table(results_dir: str | Path, baseline: str | None = None, published:
     """Read every result at or below ``results_dir`` and build the table (writes nothing)."""
     from dataclasses import replace
 
-    from nasbench_sd.experiments.compare import shared_differences
-    from nasbench_sd.experiments.render import caption
+    from nasbench_sd.report.compare import shared_differences
+    from nasbench_sd.report.render import caption
 
     opts = options or TableOptions()
     if options is None:

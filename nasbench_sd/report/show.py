@@ -40,7 +40,7 @@ def changed_settings(cfg: dict[str, Any]) -> dict[str, Any] | None:
 
     Method defaults that a preset derives from the epochs are compared with the
     defaults for the run's own epochs, so they are not reported as changes."""
-    from nasbench_sd.config import build_run_config
+    from nasbench_sd.presets import build_run_config
 
     try:
         base = build_run_config(cfg["method"], cfg["preset"], 0, validate=False).to_dict()["search"]

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nasbench_sd.config import config_diff
 from nasbench_sd.errors import UserError
 from nasbench_sd.experiments.layout import find_run_dirs
-from nasbench_sd.experiments.table import mean_std
+from nasbench_sd.presets import config_diff
+from nasbench_sd.report.table import mean_std
 
 
 @dataclass

@@ -1,0 +1,99 @@
+"""The summary of an ablation (``nasbench-sd ablate``): a CSV of mean ± std over
+seeds per value of the swept setting (the six benchmark figures, and how far
+the final cell collapsed: its parameter-free ops and skip connections) and a
+plot of both against the value."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from nasbench_sd.benchmark import COLUMNS
+from nasbench_sd.cells import Cell
+from nasbench_sd.errors import UserError
+from nasbench_sd.experiments.layout import find_results
+from nasbench_sd.experiments.runner import Group
+from nasbench_sd.report.table import mean_std
+
+FIGURES = {"warmup": "cf. SD-DARTS Fig. 5", "K": "cf. SD-DARTS Fig. 6"}
+UNITS = {"warmup": "epochs of plain DARTS", "K": "number of voting teachers", "lam": "distillation weight",
+         "epochs": "search epochs"}
+
+
+#: how far a run's final cell collapsed: CSV column -> value read from result.json
+COLLAPSE = {"param_free": lambda r: float(r["num_parameter_free"]),
+            "skip": lambda r: float(Cell.from_string(r["cell"]).num_skip_connections)}
+
+
+def _numeric(values: list[str]) -> list[float] | None:
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        return None
+
+
+def summarize_ablation(out: str | Path, method: str, param: str, key: str, values: list[str],
+                       groups: list[Group]) -> list[Path]:
+    """Write ablation-<param>.csv and ablation-<param>.png/.pdf into ``out``."""
+    from nasbench_sd.io import atomic_write_text
+
+    name = key.removeprefix("method.")
+    by_label: dict[str, list] = {}
+    for r in find_results(out):
+        by_label.setdefault(r.group, []).append(r)
+    rows = []
+    for g, v in zip(groups, values):
+        runs = sorted(by_label.get(g.label, []), key=lambda r: r.seed)
+        if not runs:
+            continue
+        stats = {c: mean_std([float(r.result["benchmark"][c]) for r in runs]) for c in COLUMNS}
+        stats |= {c: mean_std([f(r.result) for r in runs]) for c, f in COLLAPSE.items()}
+        rows.append({"value": v, "label": g.label, "n": len(runs), "seeds": [r.seed for r in runs], "stats": stats,
+                     "preset": runs[0].result.get("preset"),
+                     "epochs": runs[0].result.get("config", {}).get("search", {}).get("epochs")})
+    if not rows:
+        raise UserError(f"no finished runs of the ablation below {out}")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["param", "value", "group", "n", "seeds", "preset", "search_epochs",
+                *[f"{c}_{s}" for c in (*COLUMNS, *COLLAPSE) for s in ("mean", "std")]])
+    for r in rows:
+        w.writerow([name, r["value"], r["label"], r["n"], " ".join(map(str, r["seeds"])), r["preset"], r["epochs"],
+                    *[repr(x) for c in (*COLUMNS, *COLLAPSE) for x in r["stats"][c]]])
+    folder = Path(out)
+    atomic_write_text(folder / f"ablation-{name}.csv", buf.getvalue())
+    return [folder / f"ablation-{name}.csv", *_plot(folder, method, name, rows)]
+
+
+def _plot(folder: Path, method: str, name: str, rows: list[dict]) -> list[Path]:
+    from nasbench_sd.report.figure import BENCH, DATASETS, pyplot, save
+
+    plt = pyplot()
+    numeric = _numeric([r["value"] for r in rows])
+    xs = numeric if numeric is not None else list(range(len(rows)))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6), constrained_layout=True)
+    panels = [(f"{prefix}_test", f"{title} test", "final test accuracy of derived cell (%)")
+              for prefix, title in DATASETS]
+    panels.append(("param_free", "collapse", "final cell's edges (of 6)"))
+    for ax, (col, title, ylabel) in zip(axes, panels):
+        ax.errorbar(xs, [r["stats"][col][0] for r in rows], yerr=[r["stats"][col][1] for r in rows],
+                    marker="o", capsize=3, label="parameter-free ops" if col == "param_free" else None)
+        if col == "param_free":
+            ax.errorbar(xs, [r["stats"]["skip"][0] for r in rows], yerr=[r["stats"]["skip"][1] for r in rows],
+                        marker="s", capsize=3, label="skip connections")
+            ax.set_ylim(-0.3, 6.3)
+            ax.legend(fontsize=7)
+        for x, r in zip(xs, rows):
+            ax.annotate(f"n={r['n']}", (x, r["stats"][col][0]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7, color="0.4")
+        ax.set_xticks(xs, [r["value"] for r in rows])
+        ax.set_xlabel(f"{name} ({UNITS[name]})" if name in UNITS else name)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    presets = sorted({str(r["preset"]) for r in rows})
+    epochs = sorted({str(r["epochs"]) for r in rows})
+    fig.suptitle(f"{method}: ablation of {name} ({FIGURES.get(name, 'ablation')}); {BENCH}; preset "
+                 f"{', '.join(presets)}, {'/'.join(epochs)} search epochs; mean ± std over seeds", fontsize=10)
+    return save(fig, folder, f"ablation-{name}")
