@@ -1,7 +1,12 @@
 """The summary of an ablation (``nasbench-sd ablate``): a CSV of mean ± std over
 seeds per value of the swept setting (the six benchmark figures, and how far
-the final cell collapsed: its parameter-free ops and skip connections) and a
-plot of both against the value."""
+the final cell collapsed: its parameter-free ops, that is none, skip_connect
+and avg_pool_3x3 edges, and its skip connections) and a plot of both against
+the value. An accuracy axis that does not start at zero carries a break mark.
+
+The summary of a committed ablation is redrawn from its runs, without running
+anything, by :func:`summarize_ablation` with the ablation's groups
+(``python benchmarks/summarize_ablation.py results/<folder>``)."""
 
 from __future__ import annotations
 
@@ -67,7 +72,7 @@ def summarize_ablation(out: str | Path, method: str, param: str, key: str, value
 
 
 def _plot(folder: Path, method: str, name: str, rows: list[dict]) -> list[Path]:
-    from nasbench_sd.report.figure import BENCH, DATASETS, pyplot, save
+    from nasbench_sd.report.figure import BENCH, DATASETS, mark_truncated_y, pyplot, save, spread_note
 
     plt = pyplot()
     numeric = _numeric([r["value"] for r in rows])
@@ -92,8 +97,30 @@ def _plot(folder: Path, method: str, name: str, rows: list[dict]) -> list[Path]:
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.grid(alpha=0.3)
+        mark_truncated_y(ax)
     presets = sorted({str(r["preset"]) for r in rows})
     epochs = sorted({str(r["epochs"]) for r in rows})
     fig.suptitle(f"{method}: ablation of {name} ({FIGURES.get(name, 'ablation')}); {BENCH}; preset "
-                 f"{', '.join(presets)}, {'/'.join(epochs)} search epochs; mean ± std over seeds", fontsize=10)
+                 f"{', '.join(presets)}, {'/'.join(epochs)} search epochs; {spread_note([r['n'] for r in rows])}",
+                 fontsize=10)
     return save(fig, folder, f"ablation-{name}")
+
+
+def summarize_committed(folder: str | Path) -> list[Path]:
+    """Redraw the summary of a finished ablation from its runs and its manifest
+    (experiment.json's ``ablation``: method, param, values), running nothing."""
+    import json
+
+    from nasbench_sd.experiments.ablate import ablation_groups
+
+    manifest = Path(folder) / "experiment.json"
+    try:
+        spec = json.loads(manifest.read_text())["ablation"]
+    except (OSError, ValueError, KeyError):
+        raise UserError(f"{manifest} does not describe an ablation (no 'ablation' entry)") from None
+    sets = {}
+    for group in json.loads(manifest.read_text()).get("groups", {}).values():
+        sets = {k: v for k, v in group.get("sets", {}).items() if k != spec["key"]}
+        break
+    groups, key, values = ablation_groups(spec["method"], spec["param"], ",".join(spec["values"]), sets)
+    return summarize_ablation(folder, spec["method"], spec["param"], key, values, groups)

@@ -7,11 +7,16 @@
 * ``hessian``: largest eigenvalue of the exact Hessian of the validation loss w.r.t. alpha
   per epoch (SD-DARTS Fig. 2), when the runs recorded it;
 * ``op-probs-<group>``: op probabilities per edge over epochs (seed average);
-* ``param-free``: number of parameter-free ops in the derived cell per epoch;
+* ``param-free``: number of parameter-free ops in the derived cell per epoch
+  (none, skip_connect, avg_pool_3x3: the NB201 ops without weights); with more
+  than :data:`MAX_OVERLAY` groups, small multiples: one panel per group, each
+  beside the reference group (darts-v1 when present) in grey;
 * ``final`` (``final-valid``): the final cell of every finished run, seed by
   seed, beside the published rows (:mod:`nasbench_sd.report.plot_final`).
 
-Legends sit outside the axes, so they never cover a curve or band. When the
+Legends sit outside the axes, so they never cover a curve or band. Every
+title says n; a figure of single runs draws no band and says so; a y axis
+that does not start at zero carries a break mark (``figure.mark_truncated_y``). When the
 groups ran different numbers of epochs (each method on the same fraction of
 its own paper budget), the curves of the accuracy, hessian and param-free
 figures are drawn against the fraction of each run's budget (epoch / search
@@ -27,7 +32,16 @@ from typing import Any
 from nasbench_sd.cells import EDGES, OPS
 from nasbench_sd.errors import UserError
 from nasbench_sd.report.curves import GroupCurves, band, load_curves, mean_op_probs
-from nasbench_sd.report.figure import BENCH, DATASETS, best_accuracy, group_color, pyplot, save
+from nasbench_sd.report.figure import (
+    BENCH,
+    DATASETS,
+    best_accuracy,
+    group_color,
+    mark_truncated_y,
+    pyplot,
+    save,
+    spread_note,
+)
 
 OP_LABELS = {"none": "none (zero)", "skip_connect": "skip connect", "nor_conv_1x1": "conv 1x1",
              "nor_conv_3x3": "conv 3x3", "avg_pool_3x3": "avg pool 3x3"}
@@ -40,6 +54,8 @@ def _setting(groups: list[GroupCurves]) -> str:
 
 
 STYLES = ("-", "--", "-.", ":")
+#: More groups than this on one axes are unreadable: param-free becomes small multiples.
+MAX_OVERLAY = 4
 MARKERS = ("o", "s", "^", "D", "v", "x")
 
 
@@ -116,14 +132,18 @@ def plot_accuracy(groups: list[GroupCurves], folder: Path, split: str = "test",
         ax.set_title(f"{name} {split} (best cell {best[prefix]:.2f})")
         ax.set_ylabel(f"{split} accuracy of derived cell (%)")
         _int_epochs(ax, fraction=fraction)
+        mark_truncated_y(ax)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right center", fontsize=8)
+    ns = [g.n for g in groups] + [lv.n for lv in levels or []]
     fig.suptitle(f"Benchmark {split} accuracy of the cell derived after each epoch ({BENCH}; {_setting(groups)}; "
-                 "mean ± std over seeds)", fontsize=10)
+                 f"{spread_note(ns)})", fontsize=10)
     return save(fig, folder, "accuracy" if split == "test" else f"accuracy-{split}")
 
 
 def _single(groups: list[GroupCurves], folder: Path, name: str, value, ylabel: str, title: str,
-            clip: tuple[float, float] | None = None) -> list[Path]:
+            clip: tuple[float, float] | None = None, from_zero: bool = False) -> list[Path]:
+    """One axes, every group's curve; ``from_zero``: the y axis starts at 0 (a
+    quantity whose size matters, like an eigenvalue), else it is marked when it does not."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
     fraction = per_budget(groups)
@@ -133,8 +153,51 @@ def _single(groups: list[GroupCurves], folder: Path, name: str, value, ylabel: s
         return []
     ax.set_ylabel(ylabel)
     _int_epochs(ax, fraction=fraction)
+    if clip is not None:
+        ax.set_ylim(clip[0] - 0.05 * (clip[1] - clip[0]), clip[1] + 0.05 * (clip[1] - clip[0]))
+    if from_zero:
+        ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+    mark_truncated_y(ax)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
-    ax.set_title(f"{title}\n({_setting(groups)}; mean ± std over seeds)", fontsize=10)
+    drawn_groups = [g for g, d in zip(groups, drawn) if d]
+    ax.set_title(f"{title}\n({_setting(groups)}; {spread_note([g.n for g in drawn_groups])})", fontsize=10)
+    return save(fig, folder, name)
+
+
+def reference_group(groups: list[GroupCurves]) -> GroupCurves:
+    """The group every small multiple is drawn against: darts-v1 (the collapse
+    the others are compared with) when present, else the first."""
+    return next((g for g in groups if g.method == "darts-v1"), groups[0])
+
+
+def _multiples(groups: list[GroupCurves], folder: Path, name: str, value, ylabel: str, title: str,
+               clip: tuple[float, float]) -> list[Path]:
+    """One panel per group (its mean ± std band), each beside the reference group in grey."""
+    import math
+
+    plt = pyplot()
+    ref, fraction = reference_group(groups), per_budget(groups)
+    cols = 4
+    rows = math.ceil(len(groups) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.6 * rows), sharex=True, sharey=True,
+                             constrained_layout=True, squeeze=False)
+    for i, (ax, g) in enumerate(zip(axes.flat, groups)):
+        if g is not ref:
+            epochs, mean, _, _ = band(ref, value)
+            xs = [e / ref.epochs for e in epochs] if fraction else epochs
+            ax.plot(xs, mean, color="0.6", linewidth=1.2, label=f"{ref.label} (n={ref.n}), mean", gid="reference")
+        _line(ax, g, value, i, clip, fraction)
+        ax.set_title(f"{g.label} (n={g.n})", fontsize=9)
+        ax.set_ylim(clip[0] - 0.05 * (clip[1] - clip[0]), clip[1] + 0.05 * (clip[1] - clip[0]))
+        _int_epochs(ax, label=False, fraction=fraction)
+    for ax in axes.flat[len(groups):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(ylabel, fontsize=8)
+    fig.supxlabel("fraction of the search budget (epoch / search epochs)" if fraction else "search epoch",
+                  fontsize=9)
+    fig.suptitle(f"{title} ({_setting(groups)}; per panel: {spread_note([g.n for g in groups])}; "
+                 f"grey: {ref.label}, mean of n={ref.n})", fontsize=10)
     return save(fig, folder, name)
 
 
@@ -220,10 +283,11 @@ def plot_experiment(results_dir: str | Path, out: str | Path, ops_of: str | None
     paths = plot_accuracy(groups, folder, split, levels)
     paths += _single(groups, folder, "hessian", lambda r: r.get("hessian_eig"),
                      r"largest eigenvalue of $\nabla^2_\alpha \mathcal{L}_\mathrm{valid}$",
-                     "Sharpness of the supernet (SD-DARTS Fig. 2)")
-    paths += _single(groups, folder, "param-free", lambda r: r.get("num_parameter_free"),
-                     "parameter-free ops in derived cell (of 6)",
-                     "Parameter-free ops (none, skip, pool) in the derived cell", clip=(0.0, 6.0))
+                     "Sharpness of the supernet (SD-DARTS Fig. 2)", from_zero=True)
+    draw = _single if len(groups) <= MAX_OVERLAY else _multiples
+    paths += draw(groups, folder, "param-free", lambda r: r.get("num_parameter_free"),
+                  "parameter-free ops in derived cell (of 6)",
+                  "Parameter-free ops (none, skip, pool) in the derived cell", clip=(0.0, 6.0))
     for g in groups:
         if ops_of is None or g.label == ops_of:
             paths += plot_op_probs(g, folder)

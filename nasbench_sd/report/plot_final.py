@@ -113,7 +113,7 @@ def _published(ax: Any, y: int, rows: list[tuple[str, dict[str, tuple[float, flo
 
 def plot_final(groups: list[FinalGroup], folder: Path, split: str = "test") -> list[Path]:
     """Write final.png/.pdf (or final-valid with ``split="valid"``); [] when no group finished."""
-    from nasbench_sd.report.figure import BENCH, DATASETS, best_accuracy, group_color, pyplot, save
+    from nasbench_sd.report.figure import BENCH, DATASETS, best_accuracy, group_color, pyplot, save, spread_note
 
     if not groups:
         return []
@@ -151,5 +151,6 @@ def plot_final(groups: list[FinalGroup], folder: Path, split: str = "test") -> l
     presets = sorted({g.preset for g in groups})
     scale = ("" if presets == ["paper"] else
              "; published rows are at the paper's scale, not this preset's")
-    fig.suptitle(f"Final derived cell of every run ({BENCH}; preset {', '.join(presets)}{scale})", fontsize=10)
+    fig.suptitle(f"Final derived cell of every run ({BENCH}; preset {', '.join(presets)}; dots: one seed each, "
+                 f"bars: {spread_note([g.n for g in groups])}{scale})", fontsize=10)
     return save(fig, folder, "final" if split == "test" else f"final-{split}")
