@@ -5,8 +5,9 @@ random draw, so two runs that differ in one setting stay equal until that
 setting first acts (SD-DARTS's lambda, K and teacher from the end of the
 warm-up on). Per shared seed this prints the first epoch at which the
 op probabilities differ, the first at which the derived cells differ, the
-largest difference of any op probability at the last epoch, and each run's
-final cell (parameter-free ops / skip connections, CIFAR-10 test), and
+largest difference of any op probability at the last epoch, each run's
+final cell (parameter-free ops / skip connections, CIFAR-10 test), whether the
+two final cells are the same (with a count under the table), and
 whether the two ran on the same kind of machine: CPU sums depend on the CPU
 kernels' instruction set, so a pair from two machines differs from epoch 1 on,
 whatever the setting (the machine column then names what differs). Markdown.
@@ -62,11 +63,11 @@ def machine(a: dict, b: dict) -> str:
     return "same" if all(k in pa and k in pb for k in MACHINE) else "same as far as recorded"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("a", type=Path, help="a group directory (holding seed-<n>/)")
     p.add_argument("b", type=Path, help="the group compared with it")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     runs_a, runs_b = finished(args.a), finished(args.b)
     seeds = sorted(set(runs_a) & set(runs_b))
     if not seeds:
@@ -75,8 +76,9 @@ def main() -> None:
     print(f"A = {args.a}, B = {args.b}\n")
     print("| seed | epochs | op probs first differ (epoch) | derived cells first differ (epoch) | "
           "max abs op-prob difference, last epoch | A: free ops / skip, C10 test | B: free ops / skip, C10 test | "
-          "machine (A / B) |")
-    print("|---|---|---|---|---|---|---|---|")
+          "same final cell | machine (A / B) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    changed = 0
     for s in seeds:
         ea, eb = epochs(runs_a[s]), epochs(runs_b[s])
         ra = json.loads((runs_a[s] / "result.json").read_text())
@@ -84,7 +86,9 @@ def main() -> None:
         print(f"| {s} | {len(ea)} | {first(lambda x, y: x['op_probs'] != y['op_probs'], ea, eb)} | "
               f"{first(lambda x, y: x['cell'] != y['cell'], ea, eb)} | "
               f"{max_diff(ea[-1]['op_probs'], eb[-1]['op_probs']):.4f} | {describe(ra)} | {describe(rb)} | "
-              f"{machine(ra, rb)} |")
+              f"{'yes' if ra['cell'] == rb['cell'] else 'no'} | {machine(ra, rb)} |")
+        changed += ra["cell"] != rb["cell"]
+    print(f"\nThe final cell differs on {changed} of {len(seeds)} pairs.")
 
 
 if __name__ == "__main__":

@@ -44,6 +44,14 @@ def summarize_ablation(out: str | Path, method: str, param: str, key: str, value
     from nasbench_sd.io import atomic_write_text
 
     name = key.removeprefix("method.")
+    rows = ablation_rows(out, values, groups)
+    folder = Path(out)
+    atomic_write_text(folder / f"ablation-{name}.csv", ablation_csv(name, rows))
+    return [folder / f"ablation-{name}.csv", *_plot(folder, method, name, rows)]
+
+
+def ablation_rows(out: str | Path, values: list[str], groups: list[Group]) -> list[dict]:
+    """Per value with finished runs: label, n, seeds, mean ± std of every figure, preset, epochs."""
     by_label: dict[str, list] = {}
     for r in find_results(out):
         by_label.setdefault(r.group, []).append(r)
@@ -59,6 +67,11 @@ def summarize_ablation(out: str | Path, method: str, param: str, key: str, value
                      "epochs": runs[0].result.get("config", {}).get("search", {}).get("epochs")})
     if not rows:
         raise UserError(f"no finished runs of the ablation below {out}")
+    return rows
+
+
+def ablation_csv(name: str, rows: list[dict]) -> str:
+    """The text of ablation-<name>.csv."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["param", "value", "group", "n", "seeds", "preset", "search_epochs",
@@ -66,9 +79,7 @@ def summarize_ablation(out: str | Path, method: str, param: str, key: str, value
     for r in rows:
         w.writerow([name, r["value"], r["label"], r["n"], " ".join(map(str, r["seeds"])), r["preset"], r["epochs"],
                     *[repr(x) for c in (*COLUMNS, *COLLAPSE) for x in r["stats"][c]]])
-    folder = Path(out)
-    atomic_write_text(folder / f"ablation-{name}.csv", buf.getvalue())
-    return [folder / f"ablation-{name}.csv", *_plot(folder, method, name, rows)]
+    return buf.getvalue()
 
 
 def _plot(folder: Path, method: str, name: str, rows: list[dict]) -> list[Path]:
@@ -106,21 +117,35 @@ def _plot(folder: Path, method: str, name: str, rows: list[dict]) -> list[Path]:
     return save(fig, folder, f"ablation-{name}")
 
 
-def summarize_committed(folder: str | Path) -> list[Path]:
-    """Redraw the summary of a finished ablation from its runs and its manifest
-    (experiment.json's ``ablation``: method, param, values), running nothing."""
+def committed_ablation(folder: str | Path) -> tuple[str, str, str, list[str], list[Group]]:
+    """(method, param, key, values, groups) of a finished ablation, from its experiment.json."""
     import json
 
     from nasbench_sd.experiments.ablate import ablation_groups
 
     manifest = Path(folder) / "experiment.json"
     try:
-        spec = json.loads(manifest.read_text())["ablation"]
+        data = json.loads(manifest.read_text())
+        spec = data["ablation"]
     except (OSError, ValueError, KeyError):
         raise UserError(f"{manifest} does not describe an ablation (no 'ablation' entry)") from None
-    sets = {}
-    for group in json.loads(manifest.read_text()).get("groups", {}).values():
+    sets: dict[str, str] = {}
+    for group in data.get("groups", {}).values():  # the --set values every group shares
         sets = {k: v for k, v in group.get("sets", {}).items() if k != spec["key"]}
         break
     groups, key, values = ablation_groups(spec["method"], spec["param"], ",".join(spec["values"]), sets)
-    return summarize_ablation(folder, spec["method"], spec["param"], key, values, groups)
+    return spec["method"], spec["param"], key, values, groups
+
+
+def committed_csv(folder: str | Path) -> tuple[str, str]:
+    """(file name, text) of the summary CSV a finished ablation's runs give now."""
+    _, _, key, values, groups = committed_ablation(folder)
+    name = key.removeprefix("method.")
+    return f"ablation-{name}.csv", ablation_csv(name, ablation_rows(folder, values, groups))
+
+
+def summarize_committed(folder: str | Path) -> list[Path]:
+    """Redraw the summary of a finished ablation from its runs and its manifest
+    (experiment.json's ``ablation``: method, param, values), running nothing."""
+    method, param, key, values, groups = committed_ablation(folder)
+    return summarize_ablation(folder, method, param, key, values, groups)
