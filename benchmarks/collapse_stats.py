@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
         g = select(g, a.groups)
         hits = [k for k in g if k == a.baseline] or [k for k in g if k.split("/", 1)[-1] == a.baseline][:1]
         a.baseline = hits[0] if hits else a.baseline
+        if hits and not a.groups:  # the baseline first, the others in folder order
+            g = {a.baseline: g[a.baseline], **{k: v for k, v in g.items() if k != a.baseline}}
     base = g.get(a.baseline, [])
     if not base:
         print(f"collapse_stats: no finished runs of the baseline group {a.baseline!r}", file=sys.stderr)

@@ -3,6 +3,7 @@ result.json's provenance: one row per machine, then one per group. Prints
 Markdown.
 
     python benchmarks/machines.py results/proxy [results/proxy-xeon ...]
+    python benchmarks/machines.py results/cpu results/proxy ... --by-folder   # machines only, runs per folder
 
 A machine is named from what its results record: the kernel tag of `platform`
 (a VM's kernel build, e.g. fc-v782), the UTC date, and, where recorded, the CPU
@@ -43,7 +44,7 @@ def runs(roots: list[Path]) -> list[dict]:
             r = json.loads(p.read_text())
             end = datetime.fromisoformat(r["provenance"]["timestamp"])
             group = p.parent.parent.name if len(roots) == 1 else f"{root.name}/{p.parent.parent.name}"
-            out.append({"group": group, "seed": r["seed"], "machine": machine(r), "end": end,
+            out.append({"group": group, "folder": root.name, "seed": r["seed"], "machine": machine(r), "end": end,
                         "start": end - timedelta(seconds=float(r["wall_time_s"])), "wall": float(r["wall_time_s"]),
                         "revision": r["provenance"].get("code_revision", "?"),
                         "versions": f"Python {r['provenance'].get('python')}, torch {r['provenance'].get('torch')}"})
@@ -57,24 +58,37 @@ def seeds(rs: list[dict]) -> str:
     return "; ".join(f"{g} {' '.join(map(str, sorted(s)))}" for g, s in by.items())
 
 
+def folders(rs: list[dict]) -> str:
+    by: dict[str, int] = {}
+    for r in rs:
+        by[r["folder"]] = by.get(r["folder"], 0) + 1
+    return "; ".join(f"{f} {n}" for f, n in by.items())
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("experiments", type=Path, nargs="+")
+    p.add_argument("--by-folder", action="store_true",
+                   help="only the machine table, with the runs per folder instead of groups and seeds")
     a = p.parse_args(argv)
     rs = runs(a.experiments)
     machines: dict[str, list[dict]] = {}
     for r in sorted(rs, key=lambda r: r["start"]):
         machines.setdefault(r["machine"], []).append(r)
-    print("| machine | runs | groups and seeds | first start - last end (UTC) | span (h) | run time (h) | "
+    what = "folders: runs" if a.by_folder else "groups and seeds"
+    print(f"| machine | runs | {what} | first start - last end (UTC) | span (h) | run time (h) | "
           "code revisions | versions |")
     print("|---|---|---|---|---|---|---|---|")
     for name, ms in machines.items():
         start, end = min(r["start"] for r in ms), max(r["end"] for r in ms)
         revisions = " ".join(sorted({r["revision"] for r in ms}))
         versions = " / ".join(sorted({r["versions"] for r in ms}))
-        print(f"| {name} | {len(ms)} | {seeds(ms)} | {start:%Y-%m-%d %H:%M} - {end:%H:%M} | "
+        where = folders(ms) if a.by_folder else seeds(ms)
+        print(f"| {name} | {len(ms)} | {where} | {start:%Y-%m-%d %H:%M} - {end:%H:%M} | "
               f"{(end - start).total_seconds() / 3600:.2f} | {sum(r['wall'] for r in ms) / 3600:.2f} | "
               f"{revisions} | {versions} |")
+    if a.by_folder:
+        return
     print("\n| group | machine | n | wall_time_s per run (min - max) | median |")
     print("|---|---|---|---|---|")
     groups: dict[tuple[str, str], list[dict]] = {}
