@@ -99,6 +99,10 @@ def test_many_groups_are_drawn_as_small_multiples_beside_the_reference(tmp_path,
         own = [line for line in ax.get_lines() if line.get_gid() != "reference" and "(n=2)" in line.get_label()]
         assert len(own) == 1 and own[0].get_label().startswith(ax.get_title().split(" (")[0])
     assert "grey: darts-v1" in fig._suptitle.get_text()
+    accuracy = drawn["accuracy"]  # one row per group, one column per data set, every axis from 0 to 100
+    rows = [ax for ax in accuracy.axes if ax.get_visible()]
+    assert len(rows) == 3 * len(methods) and all(ax.get_ylim() == (0.0, 100.0) for ax in rows)
+    assert sorted({ax.get_title().split(":")[0] for ax in rows}) == sorted(f"{m} (n=2)" for m in methods)
 
 
 def test_ablation_figure_marks_its_zoomed_axes_and_is_redrawn_from_its_manifest(tmp_path, drawn):  # noqa: F811

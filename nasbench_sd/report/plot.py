@@ -4,6 +4,7 @@
   valid) accuracy of the cell derived after each epoch, one panel per data set,
   mean ± std band per group; groups without per-epoch records (``random``) are
   drawn as a level: a horizontal line at their final mean with a ± std band;
+  with more than :data:`MAX_OVERLAY` groups, small multiples: one row per group;
 * ``hessian``: largest eigenvalue of the exact Hessian of the validation loss w.r.t. alpha
   per epoch (SD-DARTS Fig. 2), when the runs recorded it;
 * ``op-probs-<group>``: op probabilities per edge over epochs (seed average);
@@ -119,6 +120,8 @@ def _level(ax: Any, level: Level, column: str, i: int) -> None:
 
 def plot_accuracy(groups: list[GroupCurves], folder: Path, split: str = "test",
                   levels: list[Level] | None = None) -> list[Path]:
+    if len(groups) > MAX_OVERLAY:
+        return _accuracy_multiples(groups, folder, split, levels or [])
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), constrained_layout=True)
     best, fraction = best_accuracy(split), per_budget(groups)
@@ -137,6 +140,38 @@ def plot_accuracy(groups: list[GroupCurves], folder: Path, split: str = "test",
     ns = [g.n for g in groups] + [lv.n for lv in levels or []]
     fig.suptitle(f"Benchmark {split} accuracy of the cell derived after each epoch ({BENCH}; {_setting(groups)}; "
                  f"{spread_note(ns)})", fontsize=10)
+    return save(fig, folder, "accuracy" if split == "test" else f"accuracy-{split}")
+
+
+def _accuracy_multiples(groups: list[GroupCurves], folder: Path, split: str, levels: list[Level]) -> list[Path]:
+    """One row per group, one column per data set, each panel beside the reference group
+    (grey), the levels (dotted) and the best cell (dashed); every axis from 0 to 100."""
+    plt = pyplot()
+    ref, fraction, best = reference_group(groups), per_budget(groups), best_accuracy(split)
+    fig, axes = plt.subplots(len(groups), 3, figsize=(12, 1.9 * len(groups) + 0.8), sharex=True, sharey=True,
+                             constrained_layout=True, squeeze=False)
+    for i, g in enumerate(groups):
+        for ax, (prefix, name) in zip(axes[i], DATASETS):
+            value = lambda r, p=prefix: r.get("benchmark", {}).get(f"{p}_{split}")  # noqa: E731
+            if g is not ref:
+                epochs, mean, _, _ = band(ref, value)
+                xs = [e / ref.epochs for e in epochs] if fraction else epochs
+                ax.plot(xs, mean, color="0.6", linewidth=1.2, gid="reference")
+            _line(ax, g, value, i, clip=(0.0, 100.0), fraction=fraction)
+            for level in levels:
+                ax.axhline(sum(level.values[f"{prefix}_{split}"]) / level.n, color="0.3", linestyle=":",
+                           linewidth=1, gid="level")
+            ax.axhline(best[prefix], color="0.4", linestyle="--", linewidth=1)
+            ax.set_ylim(0.0, 100.0)
+            ax.set_title(f"{g.label} (n={g.n}): {name} {split}", fontsize=8)
+            _int_epochs(ax, label=False, fraction=fraction)
+        axes[i, 0].set_ylabel("accuracy (%)", fontsize=8)
+    fig.supxlabel("fraction of the search budget (epoch / search epochs)" if fraction else "search epoch",
+                  fontsize=9)
+    extra = "; ".join(f"dotted: {lv.label} (final mean, n={lv.n})" for lv in levels)
+    fig.suptitle(f"Benchmark {split} accuracy of the cell derived after each epoch ({BENCH}; {_setting(groups)}; "
+                 f"per panel: {spread_note([g.n for g in groups])}; grey: {ref.label}, mean of n={ref.n}; "
+                 f"dashed: best cell{'; ' + extra if extra else ''})", fontsize=9)
     return save(fig, folder, "accuracy" if split == "test" else f"accuracy-{split}")
 
 
