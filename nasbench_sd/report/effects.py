@@ -79,8 +79,9 @@ class Effects:
                 f"difference method − control (accuracy points), n = {'/'.join(map(str, n))} seed pairs; "
                 f"[bootstrap {LEVEL:.0%} interval: percentiles of the mean over {RESAMPLES:,} resamples of the seeds, "
                 f"seed {BOOTSTRAP_SEED}]; p: paired t-test (two-sided), Holm: Holm-adjusted over the family of all "
-                f"{len(self.pairs)} methods' effects on that column. The Wilcoxon signed-rank p (exact, uncorrected) "
-                "is in effects.csv. Converged: as in the table above (method / control).")
+                f"{len(self.pairs)} methods' effects on that column. The percentile bootstrap tends to be too narrow "
+                "with few seeds; read it with the test. The Wilcoxon signed-rank p (exact, uncorrected; with n pairs "
+                "it cannot go below 2/2^n) is in effects.csv. Converged: as in the table above (method / control).")
 
     def markdown(self) -> str:
         head = ["method", "control settings", "n", "converged", *(COLUMN_LABELS[c] for c in self.columns)]
@@ -204,8 +205,9 @@ def _control_of(row, control_row, config) -> dict[str, Any] | None:
     diff = config_diff(config[row.label], config[control_row.label])
     allowed = {f"method_config.{k}" for k in settings}
     if not diff or not set(diff) <= allowed:
-        raise UserError(f"{control_row.label} is not {row.label}'s control: they differ in {', '.join(diff) or 'nothing'}"
-                        f" (a control differs only in {', '.join(sorted(allowed))}); give it another label")
+        raise UserError(f"{control_row.label} is not {row.label}'s control: they differ in "
+                        f"{', '.join(diff) or 'nothing'} (a control differs only in {', '.join(sorted(allowed))}); "
+                        "give it another label")
     return settings
 
 

@@ -5,9 +5,10 @@ per-epoch record (losses, accuracies, derived cell, parameter-free ops, the six
 benchmark figures) and its final architecture as a labelled edge x op table:
 the op probabilities of the last metrics record and, where the checkpoint
 holds them, the raw alpha; and how settled the search ended (its convergence
-block, :mod:`nasbench_sd.report.convergence`; for an unfinished run, so far). Rows of ``op_probs`` in metrics.jsonl are the six
-edges in arch-string order (:data:`~nasbench_sd.cells.EDGES`, ``to<-from``:
-1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2), columns the five ops in
+block, :mod:`nasbench_sd.report.convergence`; for an unfinished run, so far).
+Rows of ``op_probs`` in metrics.jsonl are the six edges in arch-string order
+(:data:`~nasbench_sd.cells.EDGES`, ``to<-from``: 1<-0, 2<-0, 2<-1, 3<-0, 3<-1,
+3<-2), columns the five ops in
 :data:`~nasbench_sd.cells.OPS` order.
 """
 
