@@ -62,7 +62,8 @@ SETTINGS: dict[str, tuple[dict[str, str], str]] = {
     "n3-512x40-lr1.5e-2": ({"cells_per_stage": "3", "train_limit": "512", "epochs": "40", "a_lr": "1.5e-2"},
                            "3 cells per stage (~half the cost per step), 320 arch steps x 1.5e-2 (0.82x)"),
     "n3-768x30-lr1e-2": ({"cells_per_stage": "3", "train_limit": "768", "epochs": "30", "a_lr": "1e-2"},
-                         "the provisional arena candidate: 360 arch steps x 1e-2 (0.61x)"),
+                         "the provisional arena preset (nasbench_sd/config.py ARENA): 360 arch steps x 1e-2 "
+                         "(0.61x)"),
     "n3-768x30-lr2e-2": ({"cells_per_stage": "3", "train_limit": "768", "epochs": "30", "a_lr": "2e-2"},
                          "the candidate with the arch budget of the paper (1.23x)"),
     "n2-1024x30-lr1e-2": ({"cells_per_stage": "2", "train_limit": "1024", "epochs": "30", "a_lr": "1e-2"},

@@ -56,3 +56,24 @@ def test_the_sweep_runs_resumes_and_reports(tmp_path, cifar10_format):
 def test_an_unknown_setting_is_one_line_and_exit_2(tmp_path):
     r = sweep("report", "--out", str(tmp_path), "--settings", "nope")
     assert r.returncode == 2 and "unknown setting" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_provisional_arena_preset_is_the_sweeps_candidate_and_resolves_for_every_method():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import arena_sweep
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from nasbench_sd.config import ARENA, PRESETS, PROXY
+    from nasbench_sd.methods import list_methods
+    from nasbench_sd.presets import build_run_config
+
+    assert "arena" in PRESETS and "PROVISIONAL" in (REPO / "nasbench_sd" / "config.py").read_text()
+    sets, why = arena_sweep.SETTINGS["n3-768x30-lr1e-2"]
+    assert {k: type(getattr(ARENA, k))(v) for k, v in sets.items()} == {k: getattr(ARENA, k) for k in sets}
+    assert "provisional" in why
+    assert PROXY.cells_per_stage == 5 and PROXY.train_limit == 512  # the proxy is left as it was
+    for m in list_methods():
+        cfg = build_run_config(m, "arena", 0)
+        assert cfg.search.epochs == arena_sweep.method_epochs(m, ARENA.epochs)
+        assert cfg.search.cells_per_stage == 3 and cfg.search.a_lr == 1e-2
