@@ -5,7 +5,7 @@ A setting qualifies when, over 5 seeds:
 
 1. every dense method (:data:`DENSE`: softmax-like mixing of all ops on every edge) converges,
    i.e. ends with at most 2 distinct derived cells over the last quarter of its epochs
-   (:mod:`nasbench_sd.search.convergence`), on at least 4 of the 5 seeds;
+   (:mod:`nasbench_sd.convergence`), on at least 4 of the 5 seeds;
 2. DARTS-V1 still ends skip-dominated (at least :data:`SKIP_DOMINATED` of the 6 edges
    skip_connect, the paper's kind of collapse) on most seeds;
 3. one DARTS-V1 search (the 50-epoch unit of the presets) takes at most 10 minutes on one
@@ -43,8 +43,8 @@ from pathlib import Path
 
 from nasbench_sd.cells import Cell
 from nasbench_sd.config import PAPER, SCALED
+from nasbench_sd.convergence import MAX_DISTINCT_CELLS, convergence_from_records, is_converged
 from nasbench_sd.methods import get_method
-from nasbench_sd.search.convergence import MAX_DISTINCT_CELLS, convergence_from_records, is_converged
 
 #: Methods whose supernet mixes every op of every edge (the convergence criterion applies to them).
 DENSE = ("darts-v1", "darts-v2", "pc-darts", "sd-darts", "darts-minus", "beta-darts", "snas", "drnas", "idarts")

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from nasbench_sd.cells import Cell
-from nasbench_sd.search.convergence import is_converged
+from nasbench_sd.convergence import is_converged
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "arena_sweep.py"

@@ -17,10 +17,10 @@ from test_rsps import KnownAccuracyNet, _known_ctx
 from test_table import run_cli, write_result
 
 from nasbench_sd.cells import NUM_EDGES, NUM_OPS, Cell
+from nasbench_sd.convergence import convergence_from_records, is_converged, last_quarter
 from nasbench_sd.methods.rsps import RSPS, RSPSConfig
 from nasbench_sd.ranking import kendall_tau_b
 from nasbench_sd.search import run_search
-from nasbench_sd.search.convergence import convergence_from_records, is_converged, last_quarter
 from searchkit import tiny_config, tiny_data
 
 CELLS = [str(Cell.from_op_ids([(i + k) % NUM_OPS for k in range(NUM_EDGES)])) for i in range(5)]

@@ -1,4 +1,4 @@
-"""Convergence of runs as tables and ``show`` print it (definitions: :mod:`nasbench_sd.search.convergence`).
+"""Convergence of runs as tables and ``show`` print it (definitions: :mod:`nasbench_sd.convergence`).
 
 A run's block is the one its result.json recorded; a run made before the block existed gets
 it from its metrics.jsonl (the per-epoch ``cell`` and ``op_probs`` are there), marked
@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nasbench_sd.search.convergence import MAX_DISTINCT_CELLS, convergence_from_records, is_converged
+from nasbench_sd.convergence import MAX_DISTINCT_CELLS, convergence_from_records, is_converged
 
 #: Marks a row (or a seed) with a run that did not converge.
 MARK = "†"

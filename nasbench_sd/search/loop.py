@@ -7,7 +7,7 @@ benchmark figures, the number of parameter-free ops, the op probabilities,
 optionally the largest eigenvalue of the exact Hessian of the valid loss
 w.r.t. alpha, and wall time; then it writes a
 checkpoint. After the last epoch the method adds its convergence diagnostics
-to result.json (:mod:`nasbench_sd.search.convergence`). A killed run resumes
+to result.json (:mod:`nasbench_sd.convergence`). A killed run resumes
 from the last finished epoch and ends exactly where an uninterrupted run ends
 (on CPU).
 """

@@ -1,5 +1,5 @@
 """result.json: the final cell, its six benchmark figures, how settled the search ended
-(``convergence``: :mod:`nasbench_sd.search.convergence`), and how it was made."""
+(``convergence``: :mod:`nasbench_sd.convergence`), and how it was made."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from nasbench_sd.cells import Cell
 from nasbench_sd.config import RunConfig
+from nasbench_sd.convergence import convergence_from_records
 from nasbench_sd.provenance import environment
-from nasbench_sd.search.convergence import convergence_from_records
 
 BN_MODE = "search cells: BatchNorm affine=False with batch statistics (track_running_stats=False)"
 
