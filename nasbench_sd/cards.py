@@ -1,6 +1,8 @@
 """A method's protocol card: every setting of its ``paper`` preset, the value,
 where the value comes from, and every known deviation from the published
-protocol with its reason (``nasbench-sd methods --show NAME``).
+protocol with its reason (``nasbench-sd methods --show NAME``), and the method's
+control: the overrides that switch its own idea off, all else equal
+(``nasbench-sd run --controls``).
 
 Sources: a method's own fields and the shared settings its paper changes
 (``preset_search_overrides("paper")``) cite the method's ``sources``; the
@@ -33,8 +35,10 @@ def protocol_card(name: str) -> dict[str, Any]:
     for f in dataclasses.fields(cfg.method_config):
         settings.append({"key": f"method.{f.name}", "value": getattr(cfg.method_config, f.name),
                          "source": cls.sources.get(f.name, NOT_STATED), "method_specific": True})
+    control = cls.control_overrides()
     return {"method": name, "description": cls.description, "paper": cls.paper, "preset": "paper",
-            "settings": settings, "deviations": list(cls.deviations)}
+            "settings": settings, "deviations": list(cls.deviations),
+            "control": None if control is None else {"overrides": control, "note": cls.control_note}}
 
 
 def format_card(card: dict[str, Any]) -> str:
@@ -48,6 +52,12 @@ def format_card(card: dict[str, Any]) -> str:
         lines.append(f" {mark}{s['key']:<{width}}{_show(s['value']):<{vwidth}}{s['source']}")
     lines.append("known deviations from the published protocol:")
     lines += [f"  - {d}" for d in card["deviations"]] or ["  (none recorded)"]
+    control = card.get("control")
+    if control is None:
+        lines.append("control (run --controls): none declared (no setting switches this method's idea off alone)")
+    else:
+        sets = " ".join(f"method.{k}={_show(v)}" for k, v in control["overrides"].items())
+        lines.append(f"control (run --controls): {sets}" + (f": {control['note']}" if control["note"] else ""))
     return "\n".join(lines)
 
 

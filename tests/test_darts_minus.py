@@ -70,11 +70,14 @@ def test_beta_schedule_is_the_authors_linear_decay():
 
 def test_presets_paper_fixed_cpu_scaled():
     paper = build_run_config("darts-minus", "paper", 0, {"epochs": "20"})
-    assert paper.method_config == DartsMinusConfig(beta0=1.0, decay_epochs=50)  # never scaled under paper
+    # never scaled under paper; the authors' order (arch first: DARTS- src/search/train_search.py::train)
+    assert paper.method_config == DartsMinusConfig(beta0=1.0, decay_epochs=50, arch_first=True)
     assert paper.search.epochs == 20 and paper.search.w_nesterov and paper.search.w_weight_decay == 5e-4
     cpu = build_run_config("darts-minus", "cpu", 0)
-    assert cpu.method_config.decay_epochs == cpu.search.epochs == 10
-    assert set(DartsMinus.sources) >= {"beta0", "decay_epochs"} and DartsMinus.deviations
+    assert cpu.method_config.decay_epochs == cpu.search.epochs == 10 and cpu.method_config.arch_first
+    assert DartsMinusConfig().arch_first is False  # a saved config without the field reads as before
+    assert set(DartsMinus.sources) >= {"beta0", "decay_epochs", "arch_first"} and DartsMinus.deviations
+    assert "architect.step" in DartsMinus.sources["arch_first"]
     with pytest.raises(UserError):
         DartsMinusConfig(beta0=-1.0)
     with pytest.raises(UserError):

@@ -206,11 +206,19 @@ def test_presets():
     paper = build_run_config("idarts", "paper", 0)
     assert paper.search.epochs == 30 and paper.search.w_lr == 0.01 and paper.search.w_lr_min == 0.001
     assert paper.search.w_nesterov and paper.search.w_weight_decay == 5e-4 and paper.search.channels == 16
-    assert paper.method_config == IDartsConfig()
-    assert build_run_config("idarts", "paper", 0, {"epochs": "5"}).method_config == IDartsConfig()
+    # the notebook produced the published row (MODE_REASON): every preset runs it
+    assert paper.method_config == IDartsConfig(mode="notebook")
+    assert build_run_config("idarts", "paper", 0, {"epochs": "5"}).method_config == IDartsConfig(mode="notebook")
     cpu = build_run_config("idarts", "cpu", 0)
     assert cpu.search.epochs == 6 and cpu.search.w_lr == 0.01  # 1/5 of its 30 paper epochs and cpu.search.channels == 8
-    assert cpu.method_config == IDartsConfig(hvp="finite-difference")
+    assert cpu.method_config == IDartsConfig(mode="notebook", hvp="finite-difference")
+    assert IDartsConfig().mode == "paper"  # a saved config reads as before (the field's default is unchanged)
+    assert "T1_K2" in IDarts.sources["mode"] and "deepcopy(w_optimizer)" in IDarts.sources["mode"]
+    # the control switches the implicit term off and takes a weight step in its place: first-order DARTS
+    control = build_run_config("idarts", "cpu", 0, {f"method.{k}": str(v) for k, v in IDarts.control.items()})
+    assert control.search == cpu.search
+    assert control.method_config == IDartsConfig(mode="paper", inner_steps=1, implicit=False,
+                                                  hvp="finite-difference")
     fields = {f.name for f in dataclasses.fields(IDartsConfig)} | set(IDarts.preset_search_overrides("paper"))
     assert set(IDarts.sources) <= fields and set(IDarts.preset_search_overrides("paper")) <= set(IDarts.sources)
 

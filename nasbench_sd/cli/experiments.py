@@ -94,9 +94,12 @@ def execute(groups, seeds, preset, out, data_root, workers, threads, executor, r
 @click.command("run")
 @click.option("--method", "-m", "methods", required=True, help="Method or comma-separated methods: sd-darts,gdas.")
 @click.option("--out", default=None, help="Experiment directory [results/<preset>].")
+@click.option("--controls", is_flag=True,
+              help="Also run each method's control (its own idea off, all else equal: same preset, seeds and "
+                   "protocol) as the group <method>-control; `table` then shows the paired effect of each idea.")
 @_run_options
-def run(methods, out, seeds, preset, sets, data_root, no_download, workers, threads, executor, ray_address, device,
-        quiet):
+def run(methods, out, controls, seeds, preset, sets, data_root, no_download, workers, threads, executor, ray_address,
+        device, quiet):
     """Search with every (method, seed): results/<experiment>/<method>/seed-<n>/.
 
     Finished runs are skipped, unfinished ones resumed; all input is checked
@@ -107,10 +110,18 @@ def run(methods, out, seeds, preset, sets, data_root, no_download, workers, thre
     from nasbench_sd.experiments.runner import method_groups
 
     names, seed_list, set_map = parse_methods(methods), parse_seeds(seeds), parse_sets(sets)
+    groups, extra = method_groups(names, set_map), None
+    if controls:
+        from nasbench_sd.experiments.controls import with_controls
+
+        groups, pairs, without = with_controls(groups)
+        extra = {"controls": pairs}
     preset, device = choose(preset, device, workers, executor, ray_address)
+    if controls and without:
+        click.echo(f"no control declared (run alone): {', '.join(without)}")
     out = out or f"results/{preset}"
-    execute(method_groups(names, set_map), seed_list, preset, out, data_root, workers, threads, executor,
-            ray_address, device, quiet, download=not no_download)
+    execute(groups, seed_list, preset, out, data_root, workers, threads, executor,
+            ray_address, device, quiet, extra=extra, download=not no_download)
     click.echo(f"next: nasbench-sd table {out} && nasbench-sd plot {out}")
 
 

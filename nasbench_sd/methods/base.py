@@ -19,6 +19,7 @@ Call protocol (in this order)::
         method.on_epoch_end(ctx)                 # e.g. teachers roll over
         cell = method.genotype()                 # derived cell of this epoch
         state = method.state_dict()              # into the checkpoint
+    diagnostics = method.convergence_diagnostics(ctx)   # once, into result.json
 
 ``ctx`` is a :class:`SearchContext`: the network, the weight optimiser, the
 learning rate of this step, the device and sizes, and ``ctx.batches`` for
@@ -115,6 +116,16 @@ class SearchMethod(abc.ABC):
     ``ablation_equals``
         Name of the method that the ablated configuration must equal step for
         step (e.g. ``"darts-v1"``), or ``None``.
+    ``control``
+        Config overrides that switch the method's own idea off and nothing
+        else: the method's protocol (update order, schedules, data, the
+        settings it changes in the shared config) stays as its preset has it
+        (``nasbench-sd run --controls`` runs this twin beside the method).
+        ``None``: the ``ablation`` is the control (read by :meth:`control_overrides`).
+        It differs from ``ablation`` where proving equality with
+        ``ablation_equals`` needs a protocol change (SD-DARTS's ablation also
+        sets the NB201 update order; its control keeps Algorithm 1's).
+        ``control_note`` says in words what the control is (protocol card).
     ``trains_supernet``
         ``False`` for methods that pick a cell without training (random search);
         the loop then runs no steps.
@@ -144,6 +155,8 @@ class SearchMethod(abc.ABC):
     Config: ClassVar[type[MethodConfig]] = MethodConfig
     ablation: ClassVar[dict[str, Any] | None] = None
     ablation_equals: ClassVar[str | None] = None
+    control: ClassVar[dict[str, Any] | None] = None
+    control_note: ClassVar[str] = ""
     trains_supernet: ClassVar[bool] = True
     has_arch_parameters: ClassVar[bool] = True
     contract_overrides: ClassVar[dict[str, Any]] = {}
@@ -175,6 +188,13 @@ class SearchMethod(abc.ABC):
         return max(minimum, round(value * epochs / cls.paper_epochs()))
 
     @classmethod
+    def control_overrides(cls) -> dict[str, Any] | None:
+        """Config overrides of the method's control (its idea off, all else equal), or
+        ``None`` when it declares none: ``control``, else ``ablation``."""
+        chosen = cls.control if cls.control is not None else cls.ablation
+        return None if chosen is None else dict(chosen)
+
+    @classmethod
     def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
         """Changes to the shared search configuration this method's paper made
         (e.g. GDAS: 250 epochs under ``paper``)."""
@@ -204,6 +224,14 @@ class SearchMethod(abc.ABC):
     @abc.abstractmethod
     def genotype(self) -> Cell:
         """The cell the method would return now."""
+
+    def convergence_diagnostics(self, ctx: SearchContext) -> dict[str, Any]:
+        """Called once after the last epoch (after the last checkpoint): JSON-ready
+        figures on how settled the method's choice is, stored in result.json under
+        ``convergence`` beside the loop's own (e.g. RSPS: the rank agreement of its
+        candidates' scores on two disjoint valid samples). Must not change
+        :meth:`genotype`; may draw only from generators of its own. Default: none."""
+        return {}
 
     def op_probabilities(self) -> torch.Tensor | None:
         """[6, 5] probabilities of each op per edge (for plots), if any."""

@@ -79,6 +79,8 @@ class BetaDarts(DartsV1):
     Config = BetaDartsConfig
     ablation = {"lam_max": 0.0}
     ablation_equals = "darts-v1"
+    control_note = ("lam_max = 0: no beta-decay regulariser, the same order (arch first under the presets) and "
+                    "protocol: first-order DARTS under the authors' NB201 code's settings")
     # lam is 0 in epoch 0 (as in the reference): the contract's toy run needs it from the first step
     contract_overrides = {"lam_epochs": 1}
     sources: ClassVar[dict[str, str]] = {

@@ -46,6 +46,9 @@ class DartsMinusConfig(MethodConfig):
     # epochs over which beta falls linearly to 0 (DecayScheduler T_max = T_stop = 50, T_start = 0);
     # beta = beta0 * (1 - e / decay_epochs) for e <= decay_epochs, 0 afterwards
     decay_epochs: int = PAPER_DECAY_EPOCHS
+    # order of a step's two updates: False = weight step first (the NB201 reference order; what runs made
+    # before this field did, and darts-v1 when beta0 = 0); True = arch step first (the authors' code; every preset)
+    arch_first: bool = False
 
     def __post_init__(self) -> None:
         if not self.beta0 >= 0:
@@ -68,7 +71,8 @@ class DartsMinus(DartsV1):
       evaluation alike: the Hessian diagnostic sees the supernet that is searched).
     * :meth:`setup` refuses a partial-channel supernet (the folding is exact in
       the dense mode only).
-    ``beta0 = 0`` is DARTS-V1 bit for bit.
+    * :meth:`arch_first` follows ``arch_first`` (the presets: the authors' order).
+    ``beta0 = 0`` with ``arch_first=False`` is DARTS-V1 bit for bit.
     """
 
     name = "darts-minus"
@@ -78,15 +82,19 @@ class DartsMinus(DartsV1):
     Config = DartsMinusConfig
     ablation = {"beta0": 0.0}
     ablation_equals = "darts-v1"
+    control_note = ("beta0 = 0: no auxiliary skip, the same order (arch first under the presets) and protocol: "
+                    "first-order DARTS in the authors' order")
     sources: ClassVar[dict[str, str]] = {
         "beta0": "DARTS- repo (Meituan-AutoML/DARTS-), scripts/run_darts_minus.sh, --skip_beta 1",
         "decay_epochs": "DARTS- repo, src/search/args.py (linear DecayScheduler, T_max = T_stop = 50, T_start = 0)",
+        "arch_first": "DARTS- repo (Meituan-AutoML/DARTS- @ adb81a8), src/search/train_search.py::train: "
+                      "architect.step(...) at line 366 before the weight step's optimizer.step() at line 375; "
+                      "no source for its NB201 runs says otherwise",
     }
     deviations: ClassVar[tuple[str, ...]] = (
         "The authors published no NB201 code; their NB201 row used NB201's DARTS search settings as recalled "
         "from the paper (not confirmed against the PDF): here the toolkit's NB201 DARTS protocol (50 epochs, "
         "weight decay 5e-4, Nesterov) is left unchanged.",
-        "Weight step before the arch step (NB201 reference order); the DARTS- code steps the arch first.",
         "The auxiliary skip is folded into the skip_connect weight: exact on NB201's stride-1 search edges "
         "in the dense supernet; partial channels are refused.",
     )
@@ -98,10 +106,14 @@ class DartsMinus(DartsV1):
     @classmethod
     def preset_config(cls, preset: str, epochs: int) -> DartsMinusConfig:
         """``paper``: the authors' 50-epoch schedule whatever ``epochs`` is; a scaled preset (``cpu``, ``proxy``):
-        the schedule spans the run (50 * epochs / 50)."""
+        the schedule spans the run (50 * epochs / 50). Every preset: the authors' order, arch step first."""
         if preset == "paper":
-            return DartsMinusConfig()
-        return DartsMinusConfig(decay_epochs=max(1, round(PAPER_DECAY_EPOCHS * epochs / 50)))
+            return DartsMinusConfig(arch_first=True)
+        return DartsMinusConfig(decay_epochs=max(1, round(PAPER_DECAY_EPOCHS * epochs / 50)), arch_first=True)
+
+    def arch_first(self) -> bool:
+        """``arch_first`` (the authors' order under every preset)."""
+        return bool(self.config.arch_first)
 
     def setup(self, ctx: SearchContext) -> None:
         config = getattr(ctx.network, "config", {})

@@ -34,11 +34,11 @@ class DrNASConfig(MethodConfig):
     """DrNAS on NB201 (DrNAS 201-space/train_search.py defaults unless noted)."""
 
     distribution: str = "dirichlet"  # dirichlet (--method dirichlet) | softmax (DARTS mixing, for ablation)
-    # l2: the anchor regulariser is the arch Adam's weight decay (the toolkit's a_weight_decay = 1e-3 =
-    # DrNAS --reg_scale 1e-3 with --reg_type l2, the default); kl: reg_scale * sum_e KL(Dir(c_e) || Dir(1))
-    # is added to the arch loss and the arch Adam's weight decay is 0 (DrNAS architect.py)
+    # l2: the anchor regulariser is the arch Adam's weight decay, reg_scale (DrNAS --reg_scale 1e-3 with
+    # --reg_type l2, the default; architect.py: Adam(weight_decay=reg_scale)); kl: reg_scale * sum_e
+    # KL(Dir(c_e) || Dir(1)) is added to the arch loss and the arch Adam's weight decay is 0 (DrNAS architect.py)
     reg_type: str = "l2"
-    reg_scale: float = 1e-3  # weight of the KL term in kl mode (DrNAS --reg_scale 1e-3)
+    reg_scale: float = 1e-3  # l2: alpha's Adam weight decay; kl: weight of the KL term (DrNAS --reg_scale 1e-3)
     arch_first: bool = True  # arch step before the weight step (DrNAS train(): architect.step, then w)
 
     def __post_init__(self) -> None:
@@ -52,6 +52,12 @@ class DrNASConfig(MethodConfig):
         if not self.reg_scale >= 0:
             raise UserError(f"drnas reg_scale must be >= 0, got {self.reg_scale}")
 
+    def validate_for(self, search) -> None:
+        if self.reg_type == "l2" and search.a_weight_decay != self.reg_scale:
+            raise UserError(f"drnas with reg_type l2 uses reg_scale ({self.reg_scale}) as alpha's weight decay "
+                            f"(DrNAS architect.py), not a_weight_decay ({search.a_weight_decay}): set "
+                            "method.reg_scale instead, or both to the same value")
+
 
 class DrNAS(ArchParamMethod):
     """Dirichlet-sampled mixing weights (dense supernet), first-order bilevel steps.
@@ -63,7 +69,10 @@ class DrNAS(ArchParamMethod):
     method's own generator (stream ``"dirichlet"``, on the run's device, saved
     in the state; resume on the same device type). Not training (plots,
     Hessian): the Dirichlet mean ``c / sum(c)``, which has the same argmax as
-    alpha (the genotype). ``reg_type="kl"`` adds ``reg_scale * KL`` to the
+    alpha (the genotype). ``reg_type="l2"`` (default) sets the arch Adam's
+    weight decay to ``reg_scale`` (the reference's; a run whose
+    ``a_weight_decay`` differs is refused rather than silently overridden).
+    ``reg_type="kl"`` adds ``reg_scale * KL`` to the
     valid loss (reported as ``kl_reg``; ``valid_loss`` stays the
     cross-entropy) and sets the arch weight decay to 0. With
     ``distribution="softmax"`` and ``arch_first=False`` every step equals
@@ -77,10 +86,15 @@ class DrNAS(ArchParamMethod):
     Config = DrNASConfig
     ablation = {"distribution": "softmax", "arch_first": False}
     ablation_equals = "darts-v1"
+    control = {"distribution": "softmax"}
+    control_note = ("distribution = softmax: softmax(alpha) mixing (first-order DARTS) in DrNAS's order (arch "
+                    "first), with its regulariser (alpha's weight decay reg_scale in l2 mode) and DrNAS-code "
+                    "protocol")
     sources: ClassVar[dict[str, str]] = {
         "distribution": "DrNAS repo, 201-space/train_search.py, --method dirichlet (ELU(alpha)+1 concentration)",
         "reg_type": "DrNAS repo, 201-space/train_search.py, --reg_type l2",
-        "reg_scale": "DrNAS repo, 201-space/train_search.py, --reg_scale 1e-3",
+        "reg_scale": "DrNAS repo (xiangning-chen/DrNAS @ f2caa4d), 201-space/train_search.py line 59, "
+                     "--reg_scale 1e-3; architect.py lines 17-22: Adam weight_decay = reg_scale in l2 mode, 0 in kl",
         "arch_first": "DrNAS repo, 201-space/train_search.py train(): architect.step before the weight step",
         **DRNAS_FAMILY_SOURCES,
     }
@@ -106,9 +120,9 @@ class DrNAS(ArchParamMethod):
         super().setup(ctx)
         if ctx.device.type != self.generator.device.type:
             self.generator = owned_generator(derive_seed(self.seed, "dirichlet"), ctx.device)
-        if self.config.reg_type == "kl":
-            for group in self.a_optimizer.param_groups:
-                group["weight_decay"] = 0.0
+        decay = self.config.reg_scale if self.config.reg_type == "l2" else 0.0  # DrNAS architect.py
+        for group in self.a_optimizer.param_groups:
+            group["weight_decay"] = decay
 
     def concentration(self) -> torch.Tensor:
         """``ELU(alpha) + 1`` (> 0; 1 at alpha = 0, the uniform Dirichlet)."""

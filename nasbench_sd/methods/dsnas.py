@@ -24,6 +24,8 @@ from nasbench_sd.methods.sampling import categorical_sample, gumbel_noise
 from nasbench_sd.seeding import derive_seed
 
 LEVELS = ("single", "bilevel")
+HALVES = ("train", "both")
+_SNAS = "SNAS-Series (@ 9a43adb) Analysis/snas/train_search.py"
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,21 @@ class DSNASConfig(MethodConfig):
     # bilevel: weights on the train batch, alpha on the valid batch (what the DrNAS authors' NB201
     # re-implementation may have done: unknown, METHODS.md Sec. 3(g))
     level: str = "single"
+    # single level only: the data it trains on. train = the step's train batch (the train half; what runs made
+    # before this field did); both = the train batch, then the valid batch (both halves: the full training set
+    # once per epoch, as the authors' code trains on all of CIFAR-10's training images; every preset)
+    halves: str = "train"
     credit_clip: float = 5.0  # clamp of the credit dL/dZ to [-5, 5] (Analysis code); 0 = off
     alpha_grad_clip: float = 10.0  # max norm of alpha's gradient (Analysis code); 0 = off
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
             raise UserError(f"unknown dsnas level {self.level!r} (choose from {', '.join(LEVELS)})")
+        if self.halves not in HALVES:
+            raise UserError(f"unknown dsnas halves {self.halves!r} (choose from {', '.join(HALVES)})")
+        if self.halves == "both" and self.level != "single":
+            raise UserError("dsnas halves=both is single-level training on both halves; bilevel needs the valid "
+                            "half for alpha (set halves=train)")
         if not (self.credit_clip >= 0 and self.alpha_grad_clip >= 0):
             raise UserError("dsnas credit_clip and alpha_grad_clip must be >= 0 (0 = off)")
 
@@ -68,7 +79,11 @@ class DSNAS(ArchParamMethod):
     (onehot(s) - softmax(alpha))`` (:func:`credit_gradient`), clipped to norm
     ``alpha_grad_clip``; then the weight SGD step (grad-clipped) and the alpha
     Adam step. The valid statistics are those of the same child on the valid
-    batch (no gradient). ``level="bilevel"``: a weight step on the train batch
+    batch (no gradient). ``halves="both"`` (every preset): then a second such
+    single-level update with a second child on the valid batch, so that an epoch
+    trains on both halves (the authors' full training set, two updates per loop
+    step, each of ``batch_size`` images); the valid statistics are that update's
+    (its loss before the update, a training loss). ``level="bilevel"``: a weight step on the train batch
     with one sample, then an arch step with the credit of a new sample on the
     valid batch. No setting reduces DSNAS to DARTS-V1 (``ablation = None``).
     """
@@ -80,6 +95,9 @@ class DSNAS(ArchParamMethod):
     Config = DSNASConfig
     sources: ClassVar[dict[str, str]] = {
         "level": "DSNAS paper / SNAS-Series Analysis/snas/train_search.py --dsnas: single level",
+        "halves": f"{_SNAS} line 346: train_data = the whole CIFAR-10 training set (50k), lines 363-366: one "
+                  "shuffled train_queue over it, line 489: every step trains on it (the valid_queue, line 368, "
+                  "is the test set, for evaluation only): single level on the full training set = both halves",
         "credit_clip": "SNAS-Series Analysis/snas/train_search.py: credit clamped to [-5, 5]",
         "alpha_grad_clip": "SNAS-Series Analysis/snas/train_search.py: alpha grad norm clipped to 10",
         **{k: f"guess (the DSNAS NB201 protocol is unpublished): as SNAS/DrNAS, {v}"
@@ -92,11 +110,22 @@ class DSNAS(ArchParamMethod):
         "alpha init 1e-3 * N(0, 1) (NB201 reference) instead of N(1, 0.01) (SNAS-Series); softmax is "
         "shift-invariant, only the initial spread differs",
         "batch 64 (NB201 protocol) instead of 96 (SNAS-Series CIFAR code)",
+        "halves=both alternates a train-half and a valid-half batch within a loop step instead of one shuffle of "
+        "the union; each sample is visited once per epoch either way; runs made before the setting "
+        "(results/proxy, results/cpu) trained on the train half only (halves=train in their config.json reads so)",
+        "halves=both draws the second update's child together with the first, from alpha before the first "
+        "update's arch step (one read of the device per loop step); alpha moves by about a_lr per update, so "
+        "the second draw's probabilities are one Adam step old",
     )
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
         super().__init__(config, seed)
         self.sample_generator = torch.Generator().manual_seed(derive_seed(self.seed, "dsnas-sample"))
+
+    @classmethod
+    def preset_config(cls, preset: str, epochs: int) -> DSNASConfig:
+        """Every preset: single level on both halves (the authors' full training set)."""
+        return DSNASConfig(halves="both")
 
     @classmethod
     def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
@@ -149,6 +178,29 @@ class DSNAS(ArchParamMethod):
         ctx.w_optimizer.step()
 
     def step(self, batch, ctx: SearchContext) -> dict[str, Any]:
+        if self.config.halves == "both":
+            children = self.samples(2)  # one host read for both updates (see deviations)
+            stats = self.single_level_update(batch.x_train, batch.y_train, batch.idx_train, "train",
+                                             children[0], ctx)
+            valid = self.single_level_update(batch.x_valid, batch.y_valid, batch.idx_valid, "valid",
+                                             children[1], ctx)
+            return {**stats, "valid_loss": valid["train_loss"], "valid_acc": valid["train_acc"]}
+        return self._step_one_half(batch, ctx)
+
+    def single_level_update(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, half: str,
+                            child: tuple[torch.Tensor, tuple[int, ...]], ctx: SearchContext) -> dict[str, Any]:
+        """One single-level update on one batch with ``child``: one backward, the weight and the arch
+        step; returns the batch's loss and accuracy before the update (as ``train_loss`` / ``train_acc``)."""
+        assert self.a_optimizer is not None, "setup() was not called"
+        ctx.w_optimizer.zero_grad(set_to_none=True)
+        self.a_optimizer.zero_grad(set_to_none=True)
+        loss, logits, z = self._child(x, y, idx, half, child, ctx, True)
+        loss.backward()
+        self._weight_update(ctx)
+        self._arch_update(z, child[0])
+        return {"train_loss": loss.detach(), "train_acc": accuracy(logits, y)}
+
+    def _step_one_half(self, batch, ctx: SearchContext) -> dict[str, Any]:
         assert self.a_optimizer is not None, "setup() was not called"
         ctx.w_optimizer.zero_grad(set_to_none=True)
         self.a_optimizer.zero_grad(set_to_none=True)

@@ -90,6 +90,8 @@ class PCDarts(ArchParamMethod):
     Config = PCDartsConfig
     ablation = {"partial_channels": 1, "edge_normalization": False}
     ablation_equals = "darts-v1"
+    control_note = ("all channels, no edge normalisation: first-order DARTS with the same arch warm-up "
+                    "(arch_warmup epochs of weight steps only) and protocol")
     contract_overrides = {"arch_warmup": 0}
     sources = {
         "partial_channels": "PC-DARTS paper Sec. 4.2 (CIFAR-10: K = 4)",

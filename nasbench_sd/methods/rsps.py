@@ -20,6 +20,7 @@ from torch.func import functional_call
 from nasbench_sd.cells import NUM_EDGES, NUM_OPS, Cell
 from nasbench_sd.errors import UserError
 from nasbench_sd.methods.base import MethodConfig, SearchContext, SearchMethod, accuracy
+from nasbench_sd.ranking import kendall_tau_b
 from nasbench_sd.runtime import host_read
 from nasbench_sd.seeding import derive_seed
 
@@ -59,6 +60,22 @@ def one_hot_weights(ops: torch.Tensor) -> torch.Tensor:
     return F.one_hot(ops, NUM_OPS).to(torch.float32)
 
 
+def _scores(net: torch.nn.Module, cells: torch.Tensor, batches) -> list[torch.Tensor]:
+    """Top-1 accuracy (0-dim float64, not read) of each cell on its batch, the network in eval mode
+    (the stem's BN on its running statistics, the search cells on batch statistics)."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            scores = []
+            for ops, b in zip(cells, batches):
+                logits = net(b.x, one_hot_weights(ops).to(b.x.device), ops)
+                scores.append((logits.argmax(1) == b.y).to(torch.float64).mean())
+            return scores
+    finally:
+        net.train(was_training)
+
+
 class RSPS(SearchMethod):
     """Random search with weight sharing: train random paths, pick the best of N by evaluation.
 
@@ -80,6 +97,13 @@ class RSPS(SearchMethod):
       the first cell with the highest accuracy is the epoch's cell.
     * :meth:`genotype`: the last selected cell (a uniform random cell from
       stream ``"rsps-initial"`` before the first selection).
+    * :meth:`convergence_diagnostics` (after the last epoch): how far the
+      selection can be trusted. ``candidates`` fresh uniform cells (stream
+      ``"rsps-rank-check"``, which nothing else draws from) are each scored,
+      as in the selection, on two disjoint samples A and B of ``eval_batch``
+      valid images (half the valid half each when it holds fewer than twice
+      that); reported: Kendall's tau-b of the two score vectors, and whether A
+      and B pick the same best cell.
 
     Uses ``ctx.batches`` (:mod:`nasbench_sd.data.extra`) for the
     ``eval_batch``-image valid batches. An ``eval_batch`` larger than the valid half scores each
@@ -160,19 +184,26 @@ class RSPS(SearchMethod):
         c, net = self.config, ctx.network
         cells = sample_ops(self.candidate_generator, c.candidates)
         batches = ctx.batches.stream("valid", c.eval_batch, c.candidates, self.data_generator, augment=False)
-        was_training = net.training
-        net.eval()
-        try:
-            with torch.no_grad():
-                scores = []
-                for ops, b in zip(cells, batches):
-                    dev = b.x.device
-                    logits = net(b.x, one_hot_weights(ops).to(dev), ops)
-                    scores.append((logits.argmax(1) == b.y).to(torch.float64).mean())
-        finally:
-            net.train(was_training)
+        scores = _scores(net, cells, batches)
         best = int(torch.stack(scores).argmax())  # the first of equal maxima
         return cells[best].tolist()
+
+    def convergence_diagnostics(self, ctx: SearchContext) -> dict[str, Any]:
+        """Rank agreement of ``candidates`` cells' scores on two disjoint valid samples (see the class doc)."""
+        assert ctx.batches is not None, "rsps needs ctx.batches (extra valid batches)"
+        c = self.config
+        g = torch.Generator().manual_seed(derive_seed(self.seed, "rsps-rank-check"))
+        cells = sample_ops(g, c.candidates)
+        size = max(1, min(c.eval_batch, ctx.batches.size("valid") // 2))
+        a, b = ctx.batches.stream("valid", size, 2, g, augment=False)  # two slices of one permutation
+        # once, after the search: reading the device here costs one wait
+        scores_a = torch.stack(_scores(ctx.network, cells, [a] * len(cells))).cpu().tolist()
+        scores_b = torch.stack(_scores(ctx.network, cells, [b] * len(cells))).cpu().tolist()
+        tau = kendall_tau_b(scores_a, scores_b)
+        return {"rank_agreement_kendall_tau": None if tau is None else round(tau, 6),
+                "rank_agreement_candidates": c.candidates, "rank_agreement_images": size,
+                "rank_agreement_same_best": max(range(len(cells)), key=scores_a.__getitem__)
+                == max(range(len(cells)), key=scores_b.__getitem__)}
 
     def genotype(self) -> Cell:
         return Cell.from_op_ids(self.best_ops)

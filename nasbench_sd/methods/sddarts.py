@@ -7,6 +7,10 @@ output probabilities and the mean of its probabilities at epochs t-1..t-K
 ("voting teachers") is added to BOTH the weight loss (train batch) and the
 architecture loss (valid batch); before the warm-up it is plain first-order
 DARTS. Each step updates alpha, then the weights (Algorithm 1; ``order``).
+Two readings the paper allows are settings: what the warm-up trains
+(``warmup_alpha``: alpha and weights, or the weights only as Algorithm 1
+writes it) and how H is reduced over a batch (``kd_reduction``: the batch
+mean, or Eq. 2's sum over the examples).
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import torch
 import torch.nn.functional as F
 
 from nasbench_sd.errors import UserError
-from nasbench_sd.methods.base import MethodConfig, SearchContext
+from nasbench_sd.methods.base import MethodConfig, SearchContext, accuracy
 from nasbench_sd.methods.darts import DartsV1
 from nasbench_sd.methods.teachers import TEACHER_KINDS, TeacherStore, make_teacher_store
 
 KL_DIRECTIONS = ("student-teacher", "teacher-student")
 ORDERS = ("arch-first", "weights-first")
+WARMUP_ALPHA = ("train", "frozen")
+KD_REDUCTIONS = ("mean", "sum")
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,12 @@ class SDDartsConfig(MethodConfig):
     # arch-first: each step updates alpha (valid batch), then the weights (train batch): Algorithm 1.
     # weights-first: the NB201 reference's DARTS-V1 order (with lam = 0 it equals darts-v1 step for step).
     order: str = "arch-first"
+    # what the warm-up (epochs < warmup) trains: train = weights and alpha (plain DARTS, as before this field);
+    # frozen = the weights only, alpha unchanged until the distillation starts (Algorithm 1's reading)
+    warmup_alpha: str = "train"
+    # how H enters a batch's loss: mean over the batch's samples that have a teacher (as before this field)
+    # | sum over them (Eq. 2 sums over the examples: lambda x batch size against the mean)
+    kd_reduction: str = "mean"
 
     def __post_init__(self) -> None:
         if self.warmup < 0:
@@ -61,6 +73,12 @@ class SDDartsConfig(MethodConfig):
             raise UserError(f"unknown sd-darts order {self.order!r} (choose from {', '.join(ORDERS)})")
         if not 0 <= self.ema_decay < 1:
             raise UserError(f"sd-darts ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.warmup_alpha not in WARMUP_ALPHA:
+            raise UserError(f"unknown sd-darts warmup_alpha {self.warmup_alpha!r} "
+                            f"(choose from {', '.join(WARMUP_ALPHA)})")
+        if self.kd_reduction not in KD_REDUCTIONS:
+            raise UserError(f"unknown sd-darts kd_reduction {self.kd_reduction!r} "
+                            f"(choose from {', '.join(KD_REDUCTIONS)})")
 
     def validate_for(self, search) -> None:
         if self.warmup >= search.epochs:
@@ -69,8 +87,10 @@ class SDDartsConfig(MethodConfig):
 
 
 def distillation_kl(logits: torch.Tensor, teacher_probs: torch.Tensor, mask: torch.Tensor,
-                    direction: str = "student-teacher", temperature: float = 1.0) -> torch.Tensor:
-    """Mean over the masked samples of the KL term, times T^2 (0 if none is masked).
+                    direction: str = "student-teacher", temperature: float = 1.0,
+                    reduction: str = "mean") -> torch.Tensor:
+    """Mean (``reduction="mean"``) or sum (``"sum"``, Eq. 2) over the masked samples of
+    the KL term, times T^2 (0 if none is masked).
 
     Student ``f_S = softmax(logits / T)``; teacher ``f_T = softmax(log(p_T) / T)``
     (``p_T`` renormalised, sharpened or softened like the student).
@@ -88,6 +108,10 @@ def distillation_kl(logits: torch.Tensor, teacher_probs: torch.Tensor, mask: tor
     else:
         raise UserError(f"unknown kl_direction {direction!r} (choose from {', '.join(KL_DIRECTIONS)})")
     m = mask.to(per_sample.dtype)
+    if reduction == "sum":
+        return (per_sample * m).sum() * (t * t)
+    if reduction != "mean":
+        raise UserError(f"unknown kd_reduction {reduction!r} (choose from {', '.join(KD_REDUCTIONS)})")
     return (per_sample * m).sum() / m.sum().clamp_min(1.0) * (t * t)
 
 
@@ -99,9 +123,15 @@ class SDDarts(DartsV1):
       from the store and ``lam * KL`` added to the loss; then the batch's
       detached probabilities are recorded in the store (all epochs).
     * :meth:`on_epoch_end`: the store rolls over (snapshot / EMA update).
+    * ``warmup_alpha="frozen"``: a step of an epoch < warmup is the weight step
+      alone, then a forward pass of the valid batch without gradient (its
+      statistics, and the teachers' record of the valid half); alpha is not
+      touched (nor its Adam state) until the distillation starts.
     Step statistics: ``train_loss``/``valid_loss`` stay the cross-entropy (as
-    for the other methods); ``kd_train``/``kd_valid`` are the KL terms
-    (before ``lam``, reported from the warm-up on, also when ``lam = 0``).
+    for the other methods); ``kd_train``/``kd_valid`` are the KL terms per
+    sample (the mean over the samples with a teacher, under either
+    ``kd_reduction``, so both readings' curves compare; before ``lam``,
+    reported from the warm-up on, also when ``lam = 0``).
     :meth:`arch_first` follows ``order``: ``arch-first`` (Algorithm 1, the
     default) or ``weights-first``. With ``lam = 0`` (or ``warmup >= epochs``) the updates
     equal first-order DARTS in the same order bit for bit: DARTS-V1 itself
@@ -115,6 +145,10 @@ class SDDarts(DartsV1):
     Config = SDDartsConfig
     ablation = {"lam": 0.0, "order": "weights-first"}
     ablation_equals = "darts-v1"
+    control = {"lam": 0.0}
+    control_note = ("lam = 0: the same search without the distillation term (Algorithm 1's order, the same "
+                    "warm-up reading and protocol; teachers are still recorded but unused): first-order DARTS "
+                    "stepping alpha first (weights only during the warm-up under warmup_alpha=frozen)")
     contract_overrides = {"warmup": 0}
     sources = {
         "warmup": "SD-DARTS Table 1 / Sec. 4.1: xi = 25 of E = 50 epochs (best in the Fig. 5 sweep)",
@@ -126,6 +160,14 @@ class SDDarts(DartsV1):
         "kl_direction": "SD-DARTS Eq. 2: H(f_S, f_T) = sum f_S log(f_S / f_T)",
         "temperature": "SD-DARTS Eq. 2 uses the plain softmax outputs (T = 1)",
         "order": "SD-DARTS Algorithm 1: update alpha, then the weights, in every step",
+        "warmup_alpha": "train (default, as before this setting): SD-DARTS Sec. 5.1, 'alpha and w are randomly "
+                        "initialised, so we warm up', read as plain DARTS for xi epochs; frozen: SD-DARTS "
+                        "Algorithm 1, 'warm up supernet f for xi epochs', with alpha updated only in the loop "
+                        "that follows (docs/SD-DARTS.md, 'Warm-up')",
+        "kd_reduction": "mean (default, as before this setting): the batch mean of H, i.e. lambda / batch size "
+                        "against Eq. 2; sum: SD-DARTS Eq. 2, H(f_S, f_T) = sum_i f_S(x_i) log(f_S(x_i) / "
+                        "f_T(x_i)), a sum over the examples x_i; the text does not say for which scale lambda = 1 "
+                        "was tuned (docs/SD-DARTS.md, 'Reduction of H')",
     }
     deviations = (
         "Weight decay 5e-4 with Nesterov, not the 3e-4 of Table 1 / Sec. 4.1: Sec. 4.4 runs NB201 with the "
@@ -167,12 +209,23 @@ class SDDarts(DartsV1):
         loss, stats = ce, {f"{half}_loss": ce.detach()}
         if ctx.epoch >= c.warmup:
             teacher, mask = self.teachers.teacher(half, indices, x, ctx)
-            kd = distillation_kl(logits, teacher, mask, c.kl_direction, c.temperature)
+            kd = distillation_kl(logits, teacher, mask, c.kl_direction, c.temperature, c.kd_reduction)
             if c.lam > 0:
                 loss = ce + c.lam * kd
-            stats[f"kd_{half}"] = kd.detach()
+            per_sample = kd if c.kd_reduction == "mean" else kd / mask.sum().clamp_min(1)
+            stats[f"kd_{half}"] = per_sample.detach()
         self.teachers.record(half, indices, F.softmax(logits.detach(), dim=-1), ctx.epoch)
         return loss, logits, stats
+
+    def step(self, batch, ctx: SearchContext) -> dict[str, Any]:
+        """The DARTS step in ``order``; during a frozen warm-up the weight step alone."""
+        if self.config.warmup_alpha == "frozen" and ctx.epoch < self.config.warmup:
+            stats = self.weight_step(batch, ctx)
+            with torch.no_grad():  # statistics and the teachers' record; no arch step
+                loss, logits, extra = self.objective(batch.x_valid, batch.y_valid, batch.idx_valid, "valid", ctx)
+            stats.update({"valid_loss": loss.detach(), "valid_acc": accuracy(logits, batch.y_valid), **extra})
+            return stats
+        return super().step(batch, ctx)
 
     def on_epoch_end(self, ctx: SearchContext) -> None:
         assert self.teachers is not None, "setup() was not called"

@@ -65,6 +65,9 @@ class SNAS(GumbelTemperatureMethod):
     gumbel_stream = "snas-gumbel"
     ablation = {"noise": False, "tau_max": 1.0, "tau_min": 1.0, "arch_first": False}
     ablation_equals = "darts-v1"
+    control = {"noise": False, "tau_max": 1.0, "tau_min": 1.0}
+    control_note = ("no Gumbel noise, tau = 1: softmax(alpha) mixing (first-order DARTS) in SNAS's own order "
+                    "(arch first) and DrNAS-code protocol (weight decay, Nesterov, split, epochs)")
     sources: ClassVar[dict[str, str]] = {
         "tau_max": "DrNAS repo, 201-space/train_search.py, --tau_max 10",
         "tau_min": "DrNAS repo, 201-space/train_search.py, --tau_min 1 (tau -= 9/epochs after each epoch)",

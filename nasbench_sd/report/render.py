@@ -3,8 +3,10 @@
 The CSV is tidy (one row per table row; ``<column>_mean``, ``<column>_std``,
 ``<column>_p`` (Welch, uncorrected), ``<column>_p_adj`` (after the table's
 correction), ``<column>_diff`` (mean minus the baseline's) plus n, seeds and
-the settings behind the numbers); the per-seed CSV has one line per row, seed
-and column. Markdown and LaTeX show ``mean ± std`` with n beside it, mark
+the settings behind the numbers, and the convergence of the row's runs); the
+per-seed CSV has one line per row, seed and column (with that run's
+convergence). Markdown and LaTeX show ``mean ± std`` with n beside it, how
+many runs converged (:mod:`nasbench_sd.report.convergence`), mark
 significant differences with their direction (↑ better, ↓ worse than the
 baseline) and set the best measured mean per column in bold.
 """
@@ -16,6 +18,7 @@ import io
 from typing import Any
 
 from nasbench_sd.benchmark import COLUMN_LABELS
+from nasbench_sd.report import convergence as conv
 
 INFO_KEYS = ("preset", "search_epochs", "dataset", "split", "train_limit", "benchmark", "overrides", "shared_diff",
              "devices", "reference")
@@ -128,6 +131,7 @@ def caption(measured: list, varying: list[str], baseline: str | None, published:
     parts.append("Mean ± sample std (ddof=1) over n seeds (std 0 where n=1).")
     if bold:
         parts.append("Bold: the best measured mean per column.")
+    parts.append(conv.caption_sentence([r.convergence for r in measured]))
     if published:
         parts.append("Rows marked (published) are copied, not measured here: from the SD-DARTS paper's Table 4 "
                      "unless the label names another source; each follows the measured row of its method.")
@@ -167,13 +171,15 @@ def _label(row, table) -> str:
 
 def to_markdown(table) -> str:
     """A Markdown table preceded by its caption."""
-    head = ["method", "n", *(COLUMN_LABELS[c] for c in table.columns), *table.varying]
+    head = ["method", "n", *(COLUMN_LABELS[c] for c in table.columns), *conv.HEADERS, *table.varying]
     lines = [f"**NAS-Bench-201 results.** {table.caption}", "",
              "| " + " | ".join(head) + " |",
-             "|" + "|".join([":---", "---:"] + [":---:"] * len(table.columns) + [":---"] * len(table.varying)) + "|"]
+             "|" + "|".join([":---", "---:"] + [":---:"] * len(table.columns) + ["---:"] * len(conv.HEADERS)
+                            + [":---"] * len(table.varying)) + "|"]
     for row in table.rows:
         cells = [_label(row, table), "–" if row.n is None else str(row.n),
-                 *(_cell(row, c, table) for c in table.columns), *(str(row.info.get(k, "")) for k in table.varying)]
+                 *(_cell(row, c, table) for c in table.columns), *conv.cells(row.convergence),
+                 *(str(row.info.get(k, "")) for k in table.varying)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -201,9 +207,12 @@ def _tex_header(columns: tuple[str, ...], varying: list[str]) -> list[str]:
         top.append(rf"\multicolumn{{{width}}}{{c}}{{{name}}}")
         rules.append(rf"\cmidrule(lr){{{col}-{col + width - 1}}}")
         col += width
-    return [r"Method & $n$ & " + " & ".join(top) + "".join(f" & {_tex(k)}" for k in varying) + r" \\",
+    conv_heads = "".join(f" & {_tex(h)}" for h in conv.HEADERS)
+    return [r"Method & $n$ & " + " & ".join(top) + conv_heads + "".join(f" & {_tex(k)}" for k in varying)
+            + r" \\",
             "".join(rules),
-            " & & " + " & ".join(COLUMN_LABELS[c].rsplit(" ", 1)[1] for c in columns) + " &" * len(varying) + r" \\"]
+            " & & " + " & ".join(COLUMN_LABELS[c].rsplit(" ", 1)[1] for c in columns)
+            + " &" * (len(conv.HEADERS) + len(varying)) + r" \\"]
 
 
 def to_latex(table) -> str:
@@ -212,7 +221,8 @@ def to_latex(table) -> str:
     lines = [r"\begin{table}[t]", r"\centering", r"\small",
              r"\caption{" + _tex(table.caption) + "}",
              r"\label{" + table.label + "}",
-             r"\begin{tabular}{lr" + "c" * len(table.columns) + "l" * extra + "}", r"\toprule",
+             r"\begin{tabular}{lr" + "c" * len(table.columns) + "r" * len(conv.HEADERS) + "l" * extra + "}",
+             r"\toprule",
              *_tex_header(table.columns, table.varying), r"\midrule"]
     previous = None
     for row in table.rows:
@@ -221,6 +231,7 @@ def to_latex(table) -> str:
         previous = row.source
         cells = [_tex(_label(row, table)), "--" if row.n is None else str(row.n),
                  *(_cell(row, c, table, tex=True) for c in table.columns),
+                 *(_tex(t) for t in conv.cells(row.convergence)),
                  *(_tex(row.info.get(k, "")) for k in table.varying)]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
@@ -233,7 +244,7 @@ def _num(v: float | None) -> str:
 
 def to_csv(table) -> str:
     """Tidy CSV: one line per row; p-values blank where no test was made."""
-    head = ["row", "name", "method", "source", "n", "seeds", *INFO_KEYS, "baseline", "correction"]
+    head = ["row", "name", "method", "source", "n", "seeds", *INFO_KEYS, "baseline", "correction", *CONV_KEYS]
     for c in table.columns:
         head += [f"{c}_mean", f"{c}_std", f"{c}_p", f"{c}_p_adj", f"{c}_diff"]
     buf = io.StringIO()
@@ -243,7 +254,8 @@ def to_csv(table) -> str:
         measured = row.source == "measured"
         line = [row.label, row.name, row.method or "", row.source, "" if row.n is None else row.n,
                 " ".join(str(s) for s in row.seeds), *(row.info.get(k, "") for k in INFO_KEYS),
-                (table.baseline or "") if measured else "", table.correction if measured and table.baseline else ""]
+                (table.baseline or "") if measured else "", table.correction if measured and table.baseline else "",
+                *_conv_csv(row.convergence)]
         for c in table.columns:
             line += [_num(row.mean[c]), _num(row.std[c]), _num(row.p.get(c)), _num(row.p_adj.get(c)),
                      _num(row.diff.get(c))]
@@ -255,7 +267,31 @@ def to_seeds_csv(table) -> str:
     """Tidy per-seed CSV: row, name, method, seed, column, value (the numbers behind every mean)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["row", "name", "method", "seed", "column", "value"])
+    w.writerow(["row", "name", "method", "seed", "column", "value", *SEED_CONV_KEYS])
     for r in table.per_seed:
-        w.writerow([r["row"], r["name"], r["method"] or "", r["seed"], r["column"], repr(r["value"])])
+        block = r.get("convergence") or {}
+        verdict = conv.is_converged(block)
+        w.writerow([r["row"], r["name"], r["method"] or "", r["seed"], r["column"], repr(r["value"]),
+                    "" if verdict is None else verdict,
+                    *(_plain(block.get("source" if k == "convergence_source" else k)) for k in SEED_CONV_KEYS[1:])])
     return buf.getvalue()
+
+
+#: Convergence columns of table.csv (per row) and table-seeds.csv (per run).
+CONV_KEYS = ("converged", "converged_of", "distinct_cells_last_quarter", "mean_max_op_prob_mean",
+             "rank_agreement_kendall_tau_mean")
+SEED_CONV_KEYS = ("converged", "distinct_cells_last_quarter", "last_quarter_epochs", "mean_max_op_prob",
+                  "rank_agreement_kendall_tau", "convergence_source")
+
+
+def _plain(v: Any) -> str:
+    return "" if v is None else repr(v) if isinstance(v, float) else str(v)
+
+
+def _conv_csv(summary: dict[str, Any]) -> list[str]:
+    """A row's convergence in table.csv: converged runs, runs judged, distinct cells per seed, means."""
+    if not summary:
+        return [""] * len(CONV_KEYS)
+    return [str(summary["converged"]) if summary["judged"] else "", str(summary["judged"]) if summary["judged"] else "",
+            " ".join("" if d is None else str(d) for d in summary["distinct"]),
+            _plain(summary["mean_max_op_prob"]), _plain(summary["kendall_tau"])]

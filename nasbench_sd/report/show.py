@@ -4,9 +4,11 @@ The run's configuration (settings changed from its preset first), its
 per-epoch record (losses, accuracies, derived cell, parameter-free ops, the six
 benchmark figures) and its final architecture as a labelled edge x op table:
 the op probabilities of the last metrics record and, where the checkpoint
-holds them, the raw alpha. Rows of ``op_probs`` in metrics.jsonl are the six
-edges in arch-string order (:data:`~nasbench_sd.cells.EDGES`, ``to<-from``:
-1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2), columns the five ops in
+holds them, the raw alpha; and how settled the search ended (its convergence
+block, :mod:`nasbench_sd.report.convergence`; for an unfinished run, so far).
+Rows of ``op_probs`` in metrics.jsonl are the six edges in arch-string order
+(:data:`~nasbench_sd.cells.EDGES`, ``to<-from``: 1<-0, 2<-0, 2<-1, 3<-0, 3<-1,
+3<-2), columns the five ops in
 :data:`~nasbench_sd.cells.OPS` order.
 """
 
@@ -39,10 +41,13 @@ def changed_settings(cfg: dict[str, Any]) -> dict[str, Any] | None:
     name, method fields as ``method.X``); None when the preset cannot be rebuilt.
 
     Method defaults that a preset derives from the epochs are compared with the
-    defaults for the run's own epochs, so they are not reported as changes."""
-    from nasbench_sd.presets import build_run_config
+    defaults for the run's own epochs, so they are not reported as changes. A field the
+    saved config predates counts as its default (what the run did), so a run made before a
+    preset changed that field shows the difference."""
+    from nasbench_sd.presets import build_run_config, with_defaults
 
     try:
+        cfg = with_defaults(cfg)
         base = build_run_config(cfg["method"], cfg["preset"], 0, validate=False).to_dict()["search"]
         search = {k: v for k, v in cfg["search"].items() if base.get(k) != _as_saved(v, base.get(k))}
         sets = {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for k, v in search.items()}
@@ -110,12 +115,15 @@ def load_run(run_dir: str | Path) -> dict[str, Any]:
             row["hessian_eig"] = r["hessian_eig"]
         epochs.append(row)
     last_probs = next((r["op_probs"] for r in reversed(records) if r.get("op_probs")), None)
+    from nasbench_sd.report.convergence import run_convergence
+
+    convergence = run_convergence(path, result or {})  # unfinished: from the epochs so far
     return {
         "run_dir": str(path), "method": cfg.get("method"), "seed": cfg.get("seed"), "preset": cfg.get("preset"),
         "device": cfg.get("device"), "finished": result is not None,
         "changed": changed, "config": flat, "epochs": epochs,
         "edges": list(EDGE_LABELS), "ops": list(OPS),
-        "op_probs": last_probs, "alpha": _alpha(path),
+        "op_probs": last_probs, "alpha": _alpha(path), "convergence": convergence,
         "result": None if result is None else {k: result.get(k) for k in
                                                ("cell", "index", "benchmark", "num_parameter_free", "wall_time_s")},
     }
@@ -167,6 +175,10 @@ def render_run(info: dict[str, Any]) -> str:
                                info["op_probs"], 4)]
     if info["alpha"]:
         lines += ["", *_matrix("alpha (raw architecture parameters, last checkpoint)", info["alpha"], 4)]
+    if info.get("convergence") and info["epochs"]:
+        from nasbench_sd.report.convergence import show_lines
+
+        lines += ["", *show_lines(info["convergence"])]
     res = info["result"]
     if res:
         b = res["benchmark"]

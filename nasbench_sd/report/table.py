@@ -39,6 +39,7 @@ class Row:
     diff: dict[str, float | None] = field(default_factory=dict)  # mean - baseline mean (accuracy points)
     info: dict[str, Any] = field(default_factory=dict)  # preset, epochs, split, overrides, ...
     display: str | None = None  # display name (--name); the label otherwise
+    convergence: dict[str, Any] = field(default_factory=dict)  # report.convergence.summarize of its runs
 
     @property
     def name(self) -> str:
@@ -56,16 +57,18 @@ class Table:
     label: str = "tab:nb201"  # LaTeX \\label
     per_seed: list[dict[str, Any]] = field(default_factory=list)  # one record per (row, seed, column)
     best: dict[str, set[str]] = field(default_factory=dict)  # column -> labels of the best measured row(s)
+    effects: Any = None  # report.effects.Effects: each method against its control (None: no pairs)
 
     def markdown(self) -> str:
+        """The table, then (with controls) each method's paired effect against its control."""
         from nasbench_sd.report.render import to_markdown
 
-        return to_markdown(self)
+        return to_markdown(self) + ("" if self.effects is None else "\n\n" + self.effects.markdown())
 
     def latex(self) -> str:
         from nasbench_sd.report.render import to_latex
 
-        return to_latex(self)
+        return to_latex(self) + ("" if self.effects is None else "\n" + self.effects.latex())
 
     def csv(self) -> str:
         from nasbench_sd.report.render import to_csv
@@ -167,8 +170,17 @@ def measured_row(group: str, runs: list[FoundRun]) -> Row:
         "overrides": _overrides(cfg) if cfg else "?",
         "devices": ",".join(sorted({str(r.result.get("config", {}).get("device", "?")) for r in runs})),
     }
+    from nasbench_sd.report.convergence import summarize
+
     return Row(label=group, source="measured", mean=mean, std=std, method=first.get("method"), n=len(runs),
-               seeds=[r.seed for r in runs], info=info)
+               seeds=[r.seed for r in runs], info=info,
+               convergence=summarize([_convergence(r) for r in runs]))
+
+
+def _convergence(run: FoundRun) -> dict[str, Any]:
+    from nasbench_sd.report.convergence import run_convergence
+
+    return run_convergence(run.path, run.result)
 
 
 def _resolve_baseline(rows: list[Row], baseline: str) -> Row:
@@ -302,8 +314,10 @@ def build_table(results_dir: str | Path, baseline: str | None = None, published:
     columns = _columns(rows, opts.columns)
     runs_of = {g: sorted(runs, key=lambda x: x.seed) for g, runs in groups.items()}
     values = {g: {c: [float(x.result["benchmark"][c]) for x in runs] for c in COLUMNS} for g, runs in runs_of.items()}
+    blocks = {(g, x.seed): _convergence(x) for g, runs in runs_of.items() for x in runs}
     per_seed = [{"row": r.label, "name": r.name, "method": r.method, "seed": x.seed, "column": c,
-                 "value": float(x.result["benchmark"][c])} for r in rows for x in runs_of[r.label] for c in columns]
+                 "value": float(x.result["benchmark"][c]), "convergence": blocks[(r.label, x.seed)]}
+                for r in rows for x in runs_of[r.label] for c in columns]
     base = _resolve_baseline(rows, opts.baseline) if opts.baseline else None
     if base is not None:
         _compare(rows, base, values, columns, opts.correction)
@@ -324,8 +338,11 @@ def build_table(results_dir: str | Path, baseline: str | None = None, published:
         rows.append(Row(label="best cell in NB201 v1_1 (per column)", source="benchmark",
                         mean={c: top_cells[c].figures()[c] for c in COLUMNS}, std={c: None for c in COLUMNS}))
     label = base.label if base else None
+    from nasbench_sd.report.effects import paired_effects
+
+    effects = paired_effects(measured, runs_of, columns)
     return Table(rows=rows, baseline=label, varying=varying, columns=columns, correction=opts.correction,
-                 label=opts.label, per_seed=per_seed, best=best_rows,
+                 label=opts.label, per_seed=per_seed, best=best_rows, effects=effects,
                  caption=caption(measured, varying, label, opts.published, opts.best, diffs=diffs,
                                  correction=opts.correction, columns=columns, bold=bool(best_rows)))
 
@@ -338,6 +355,8 @@ def write_table(table: Table, out: str | Path) -> list[Path]:
 
     texts = {"table.csv": table.csv(), "table-seeds.csv": table.seeds_csv(), "table.md": table.markdown() + "\n",
              "table.tex": table.latex()}
+    if table.effects is not None:  # each method against its control (run --controls): also in .md/.tex
+        texts["effects.csv"] = table.effects.csv()
     folder = ensure_writable_dir(out)
     paths = []
     for name, text in texts.items():

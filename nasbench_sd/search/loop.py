@@ -6,8 +6,10 @@ loop records supernet losses/accuracies, the derived cell and its six
 benchmark figures, the number of parameter-free ops, the op probabilities,
 optionally the largest eigenvalue of the exact Hessian of the valid loss
 w.r.t. alpha, and wall time; then it writes a
-checkpoint. A killed run resumes from the last finished epoch and ends exactly
-where an uninterrupted run ends (on CPU).
+checkpoint. After the last epoch the method adds its convergence diagnostics
+to result.json (:mod:`nasbench_sd.convergence`). A killed run resumes
+from the last finished epoch and ends exactly where an uninterrupted run ends
+(on CPU).
 """
 
 from __future__ import annotations
@@ -117,8 +119,10 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
                              "elapsed": elapsed_before + time.time() - started, "code_revisions": revisions})
         progress.epoch_done(record)
     progress.close()
-    result = build_result(cfg, method.genotype(), bench, records, elapsed_before + time.time() - started, data,
-                          revisions)
+    cell = method.genotype()  # before the diagnostics, which may not change it
+    diagnostics = method.convergence_diagnostics(ctx)  # the method's own end-of-search figures (issue 26)
+    result = build_result(cfg, cell, bench, records, elapsed_before + time.time() - started, data,
+                          revisions, diagnostics)
     run.write_result(result)
     return result
 

@@ -229,7 +229,8 @@ def _name(cls: type[SearchMethod]) -> str:
 @_one_thread
 def check_config(method: MethodLike) -> str | None:
     """Class attributes are set; ``Config`` is a frozen MethodConfig dataclass; both presets
-    give a ``Config`` that passes ``validate_for`` on the preset's search config."""
+    give a ``Config`` that passes ``validate_for`` on the preset's search config, and so does
+    the method's control (``control_overrides()``) applied to it, which must change it."""
     cls = method_class(method)
     for attr in ("name", "description", "paper"):
         assert isinstance(getattr(cls, attr), str) and getattr(cls, attr), f"{cls.__name__}.{attr} is empty"
@@ -237,7 +238,7 @@ def check_config(method: MethodLike) -> str | None:
         f"{_name(cls)}: Config must be a dataclass subclassing MethodConfig"
     assert cls.Config.__dataclass_params__.frozen, f"{_name(cls)}: Config must be frozen"
     fields = {f.name for f in dataclasses.fields(cls.Config)}
-    for what in ("ablation", "contract_overrides"):
+    for what in ("ablation", "contract_overrides", "control"):
         unknown = set(getattr(cls, what) or {}) - fields
         assert not unknown, f"{_name(cls)}.{what} names unknown config fields {sorted(unknown)}"
     if cls.ablation_equals is not None:
@@ -250,6 +251,11 @@ def check_config(method: MethodLike) -> str | None:
         cfg = cls.preset_config(preset, search.epochs)
         assert isinstance(cfg, cls.Config), f"{_name(cls)}.preset_config({preset!r}) is not a {cls.Config.__name__}"
         cfg.validate_for(search)
+        control = cls.control_overrides()
+        if control is not None:
+            twin = dataclasses.replace(cfg, **control)
+            twin.validate_for(search)
+            assert twin != cfg, f"{_name(cls)}: its control {control} leaves the {preset} config unchanged"
     return None
 
 

@@ -1,0 +1,270 @@
+"""The sweep that chooses the ``arena`` preset (issue 26, item 3): the cheapest CPU scale of
+the NB201 search on which the searches converge.
+
+A setting qualifies when, over 5 seeds:
+
+1. every dense method (:data:`DENSE`: softmax-like mixing of all ops on every edge) converges,
+   i.e. ends with at most 2 distinct derived cells over the last quarter of its epochs
+   (:mod:`nasbench_sd.convergence`), on at least 4 of the 5 seeds;
+2. DARTS-V1 still ends skip-dominated (at least :data:`SKIP_DOMINATED` of the 6 edges
+   skip_connect, the paper's kind of collapse) on most seeds;
+3. one DARTS-V1 search (the 50-epoch unit of the presets) takes at most 10 minutes on one
+   core (median wall time of its runs; the other methods' are reported beside it).
+
+Every setting is the ``cpu`` preset plus ``--set`` changes. ``epochs`` is the epochs of a
+50-epoch method; each method runs the same fraction of its own paper budget
+(``round(paper_epochs * epochs / 50)``: 100-epoch methods twice as many, iDARTS 0.6x), with its
+epoch-based settings scaled alike, as under the scaled presets. Runs go through
+``nasbench-sd run`` (one torch thread per run), one experiment folder per setting and one group
+per method, so an interrupted sweep resumes where it stopped (finished runs are skipped,
+unfinished ones resumed). Staged use (the full grid is ~9 methods x 5 seeds per setting):
+
+    # 1. screen every setting with DARTS-V1 (criteria 2 and 3)
+    python benchmarks/arena_sweep.py run --data-root ../shared/data/cifar10 --out runs/arena-sweep \\
+        --methods darts-v1 --workers 2
+    # 2. all dense methods on the settings that pass, cheapest first
+    python benchmarks/arena_sweep.py run --data-root ../shared/data/cifar10 --out runs/arena-sweep \\
+        --settings n3-768x30-lr1e-2 --workers 2
+    python benchmarks/arena_sweep.py report --out runs/arena-sweep
+
+``report`` writes benchmarks/results/arena_sweep.md (or ``--report-to``) from the run folders,
+naming the machines from the runs' provenance. ``--smoke`` swaps in a seconds-long setting
+(tests/test_arena_sweep.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from nasbench_sd.cells import Cell
+from nasbench_sd.config import PAPER, SCALED
+from nasbench_sd.convergence import MAX_DISTINCT_CELLS, convergence_from_records, is_converged
+from nasbench_sd.methods import get_method
+
+#: Methods whose supernet mixes every op of every edge (the convergence criterion applies to them).
+DENSE = ("darts-v1", "darts-v2", "pc-darts", "sd-darts", "darts-minus", "beta-darts", "snas", "drnas", "idarts")
+SEEDS = 5
+MIN_CONVERGED = 4  # of SEEDS
+SKIP_DOMINATED = 4  # skip_connect edges of 6 (the proxy sweep's collapse criterion)
+MAX_MINUTES = 10.0
+#: Paper: 391 architecture steps per epoch x 50 epochs x Adam lr 3e-4.
+PAPER_ARCH_BUDGET = 391 * PAPER.epochs * PAPER.a_lr
+
+#: name -> (changes of the cpu preset, why it is in the sweep). ``epochs`` is a 50-epoch method's.
+SETTINGS: dict[str, tuple[dict[str, str], str]] = {
+    "n5-512x40-lr3e-3": ({"cells_per_stage": "5", "train_limit": "512", "epochs": "40", "a_lr": "3e-3"},
+                         "the proxy preset, as the reference (arch budget 0.16x the paper's)"),
+    "n3-512x40-lr1.5e-2": ({"cells_per_stage": "3", "train_limit": "512", "epochs": "40", "a_lr": "1.5e-2"},
+                           "3 cells per stage (~half the cost per step), 320 arch steps x 1.5e-2 (0.82x)"),
+    "n3-768x30-lr1e-2": ({"cells_per_stage": "3", "train_limit": "768", "epochs": "30", "a_lr": "1e-2"},
+                         "the provisional arena preset (nasbench_sd/config.py ARENA): 360 arch steps x 1e-2 "
+                         "(0.61x)"),
+    "n3-768x30-lr2e-2": ({"cells_per_stage": "3", "train_limit": "768", "epochs": "30", "a_lr": "2e-2"},
+                         "the candidate with the arch budget of the paper (1.23x)"),
+    "n2-1024x30-lr1e-2": ({"cells_per_stage": "2", "train_limit": "1024", "epochs": "30", "a_lr": "1e-2"},
+                          "shallower, more data: 480 arch steps x 1e-2 (0.82x)"),
+    "n2-768x40-lr6e-3": ({"cells_per_stage": "2", "train_limit": "768", "epochs": "40", "a_lr": "6e-3"},
+                         "shallower, more epochs: 480 arch steps x 6e-3 (0.49x)"),
+}
+#: A seconds-long stand-in for the tests (``--smoke``).
+SMOKE: dict[str, tuple[dict[str, str], str]] = {
+    "smoke": ({"channels": "4", "cells_per_stage": "1", "train_limit": "64", "batch_size": "32", "epochs": "4",
+               "a_lr": "1e-2"}, "a seconds-long check of the tooling"),
+}
+
+
+def settings(args: argparse.Namespace) -> dict[str, tuple[dict[str, str], str]]:
+    table = SMOKE if args.smoke else SETTINGS
+    names = args.settings.split(",") if args.settings else list(table)
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        print(f"arena_sweep: unknown setting(s) {', '.join(unknown)} (known: {', '.join(table)})", file=sys.stderr)
+        raise SystemExit(2)
+    return {n: table[n] for n in names}
+
+
+def method_epochs(method: str, epochs: int) -> int:
+    """A method's epochs when a 50-epoch method runs ``epochs``: the same fraction of its paper budget."""
+    return max(1, round(get_method(method).paper_epochs() * epochs / PAPER.epochs))
+
+
+def arch_steps(sets: dict[str, str], method: str = "darts-v1") -> int:
+    """Architecture steps of one search: steps per epoch (samples per half / batch) x epochs."""
+    batch = int(sets.get("batch_size", PAPER.batch_size))
+    return -(-int(sets["train_limit"]) // batch) * method_epochs(method, int(sets["epochs"]))
+
+
+def command(name: str, sets: dict[str, str], method: str, args: argparse.Namespace) -> list[str]:
+    changes = {**sets, "epochs": str(method_epochs(method, int(sets["epochs"])))}
+    flags = [x for k, v in changes.items() for x in ("--set", f"{k}={v}")]
+    return [sys.executable, "-m", "nasbench_sd", "run", "--method", method, "--seeds", str(args.seeds),
+            "--preset", "cpu", *flags, "--device", "cpu", "--data-root", args.data_root,
+            "--out", str(Path(args.out) / name), "--workers", str(args.workers), "--threads", "1", "--quiet"]
+
+
+def run(args: argparse.Namespace) -> None:
+    """Each (setting, method) in turn: ``nasbench-sd run`` skips what is finished."""
+    methods = args.methods.split(",") if args.methods else list(DENSE)
+    for name, (sets, _) in settings(args).items():
+        for method in methods:
+            code = subprocess.run(command(name, sets, method, args)).returncode
+            if code:
+                sys.exit(code)
+
+
+def _runs(folder: Path) -> list[tuple[dict, dict]]:
+    """(result, convergence block) of every finished run of one method's group, in seed order."""
+    out = []
+    for p in sorted(folder.glob("seed-*/result.json"), key=lambda p: int(p.parent.name.split("-")[1])):
+        result = json.loads(p.read_text())
+        block = result.get("convergence")
+        if block is None:  # made before the block existed
+            lines = (p.parent / "metrics.jsonl").read_text().splitlines()
+            block = convergence_from_records([json.loads(x) for x in lines if x.strip()])
+        out.append((result, block))
+    return out
+
+
+def machine(result: dict) -> str:
+    prov = result.get("provenance", {})
+    return (f"{prov.get('device', '?')} ({prov.get('cpu') or prov.get('device_name', '?')}), "
+            f"{prov.get('platform', '?')}, torch {prov.get('torch', '?')}")
+
+
+def summarise(folder: Path, methods: tuple[str, ...]) -> dict:
+    """Per method: seeds, converged count, distinct cells per seed, skip counts, median minutes."""
+    out = {}
+    for m in methods:
+        runs = _runs(folder / m)
+        if not runs:
+            continue
+        out[m] = {
+            "seeds": [r["seed"] for r, _ in runs],
+            "distinct": [b.get("distinct_cells_last_quarter") for _, b in runs],
+            "converged": sum(bool(is_converged(b)) for _, b in runs),
+            "max_p": [b.get("mean_max_op_prob") for _, b in runs],
+            "skip": [Cell.from_string(r["cell"]).num_skip_connections for r, _ in runs],
+            "c10": [r["benchmark"]["c10_test"] for r, _ in runs],
+            "minutes": statistics.median(r["wall_time_s"] for r, _ in runs) / 60,
+            "machines": sorted({machine(r) for r, _ in runs}),
+        }
+    return out
+
+
+def verdict(s: dict, seeds: int) -> tuple[list[str], list[str]]:
+    """(failed criteria, criteria not yet measured) of one setting's summary."""
+    failed, missing = [], []
+    for m in DENSE:
+        if m not in s or len(s[m]["seeds"]) < seeds:
+            missing.append(f"{m} ({len(s.get(m, {}).get('seeds', []))}/{seeds} seeds)")
+        elif s[m]["converged"] < MIN_CONVERGED * seeds / SEEDS:
+            failed.append(f"{m} converged on {s[m]['converged']}/{seeds}")
+    v1 = s.get("darts-v1")
+    if v1 and len(v1["seeds"]) >= seeds:
+        dominated = sum(k >= SKIP_DOMINATED for k in v1["skip"])
+        if 2 * dominated <= len(v1["skip"]):
+            failed.append(f"darts-v1 skip-dominated on {dominated}/{len(v1['skip'])}")
+        if v1["minutes"] > MAX_MINUTES:
+            failed.append(f"darts-v1 search {v1['minutes']:.1f} min")
+    return failed, missing
+
+
+def cost(sets: dict[str, str]) -> int:
+    """Relative cost: samples per half x epochs x cells per stage x channels^2."""
+    return (int(sets["train_limit"]) * int(sets["epochs"]) * int(sets["cells_per_stage"])
+            * int(sets.get("channels", SCALED["cpu"].channels)) ** 2)
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def report(args: argparse.Namespace) -> None:
+    lines_by_setting, machines, qualifying, closest = [], set(), [], []
+    for name, (sets, why) in settings(args).items():
+        s = summarise(Path(args.out) / name, DENSE)
+        failed, missing = verdict(s, args.seeds)
+        budget = arch_steps(sets) * float(sets["a_lr"]) / PAPER_ARCH_BUDGET
+        state = "; ".join(([f"fails: {'; '.join(failed)}"] if failed else [])
+                          + ([f"incomplete: {'; '.join(missing)}"] if missing else [])) or "qualifies"
+        if not failed and not missing:
+            qualifying.append((cost(sets), name))
+        if not missing:
+            closest.append((len(failed), cost(sets), name, failed))
+        lines_by_setting += ["", f"### {name}", "",
+                             f"{why}. Changes of the cpu preset: "
+                             + " ".join(f"{k}={v}" for k, v in sets.items())
+                             + f" (epochs of a 50-epoch method). DARTS-V1: {arch_steps(sets)} arch steps x a_lr "
+                               f"{sets['a_lr']} = {budget:.2f}x the paper's budget. Cost index {cost(sets):,}. "
+                               f"**{state}**.", "",
+                             "| method | epochs | distinct cells, last quarter (per seed) | converged | mean max p "
+                             "(per seed) | skip edges (per seed) | C10 test mean | min per search (median) |",
+                             "|---|---|---|---|---|---|---|---|"]
+        for m in DENSE:
+            if m not in s:
+                lines_by_setting.append(f"| {m} | {method_epochs(m, int(sets['epochs']))} | not run | | | | | |")
+                continue
+            r = s[m]
+            machines.update(r["machines"])
+            lines_by_setting.append(
+                f"| {m} | {method_epochs(m, int(sets['epochs']))} | {' '.join(map(_fmt, r['distinct']))} | "
+                f"{r['converged']}/{len(r['seeds'])} | {' '.join(map(_fmt, r['max_p']))} | "
+                f"{' '.join(map(str, r['skip']))} | {statistics.mean(r['c10']):.2f} | {r['minutes']:.1f} |")
+    if qualifying:
+        choice = f"the cheapest setting meeting all three criteria: **{min(qualifying)[1]}**"
+    elif closest:
+        n, _, name, failed = min(closest)
+        choice = f"no measured setting meets all three; the closest is **{name}** (fails: {'; '.join(failed)})"
+    else:
+        choice = "no setting is measured completely yet"
+    lines = [
+        "# The arena preset: a sweep of CPU scales on which the searches converge",
+        "",
+        f"`python benchmarks/arena_sweep.py run` then `report` ({args.seeds} seeds per method and setting; each "
+        "setting = the cpu preset (C=8, batch 64, official split, cosine w_lr 0.025) plus the changes named; every "
+        "method runs the same fraction of its own paper's epochs). Criteria: every dense method "
+        f"({', '.join(DENSE)}) ends with at most {MAX_DISTINCT_CELLS} distinct derived cells over the last quarter "
+        f"of its epochs (the last ceil(E/4)) on at least {MIN_CONVERGED} of {SEEDS} seeds; DARTS-V1 ends with at "
+        f"least {SKIP_DOMINATED} skip connections on most seeds; a DARTS-V1 search takes at most {MAX_MINUTES:g} "
+        "minutes on one core (median wall time).",
+        "",
+        f"Result: {choice}.",
+        *lines_by_setting,
+        "",
+        "Runs were made on: " + ("; ".join(sorted(machines)) or "nothing yet") + ". Minutes are of the machine each "
+        "run was on (runs beside other searches are slower).",
+        "",
+    ]
+    out = Path(args.report_to) if args.report_to else Path(__file__).resolve().parent / "results" / "arena_sweep.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--data-root", required=True)
+    r.add_argument("--workers", type=int, default=1, help="runs at once (one torch thread each)")
+    r.add_argument("--methods", default="", help=f"comma-separated (default: the dense ones, {','.join(DENSE)})")
+    r.set_defaults(fn=run)
+    q = sub.add_parser("report")
+    q.add_argument("--report-to", default="", help="the Markdown file [benchmarks/results/arena_sweep.md]")
+    q.set_defaults(fn=report)
+    for a in (r, q):
+        a.add_argument("--out", required=True, help="the sweep's folder (one experiment per setting)")
+        a.add_argument("--settings", default="", help="comma-separated names (default: all)")
+        a.add_argument("--seeds", type=int, default=SEEDS)
+        a.add_argument("--smoke", action="store_true", help="a seconds-long setting instead (tests)")
+    a = p.parse_args()
+    a.fn(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""benchmarks/arena_sweep.py at a seconds-long size: each method runs its own fraction of its
+paper budget, a second ``run`` resumes (nothing finished is run again), and ``report``'s
+counts equal a recomputation from the run files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from nasbench_sd.cells import Cell
+from nasbench_sd.convergence import is_converged
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "arena_sweep.py"
+
+
+def sweep(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=600,
+                          env=env, cwd=REPO)
+
+
+def test_the_sweep_runs_resumes_and_reports(tmp_path, cifar10_format):
+    out = tmp_path / "sweep"
+    common = ["--out", str(out), "--smoke", "--seeds", "2"]
+    first = sweep("run", "--data-root", str(cifar10_format), "--methods", "darts-v1,snas", *common)
+    assert first.returncode == 0, first.stderr
+    cfg = {m: json.loads((out / "smoke" / m / "seed-0" / "config.json").read_text()) for m in ("darts-v1", "snas")}
+    assert cfg["darts-v1"]["search"]["epochs"] == 4 and cfg["snas"]["search"]["epochs"] == 8  # 100-epoch paper
+    assert cfg["snas"]["search"]["a_lr"] == cfg["darts-v1"]["search"]["a_lr"] == 1e-2
+    results = sorted(out.rglob("result.json"))
+    assert len(results) == 4
+    stamps = {p: p.stat().st_mtime_ns for p in results}
+    again = sweep("run", "--data-root", str(cifar10_format), "--methods", "darts-v1,snas", *common)
+    assert again.returncode == 0, again.stderr
+    assert "0 run now" in again.stdout and "2 finished earlier" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in results} == stamps
+
+    report = tmp_path / "arena_sweep.md"
+    r = sweep("report", "--report-to", str(report), *common)
+    assert r.returncode == 0, r.stderr
+    text = report.read_text()
+    assert "incomplete" in text and "| darts-v2 | 4 | not run |" in text
+    for m in ("darts-v1", "snas"):
+        runs = [json.loads((out / "smoke" / m / f"seed-{s}" / "result.json").read_text()) for s in (0, 1)]
+        conv = sum(bool(is_converged(x["convergence"])) for x in runs)
+        distinct = " ".join(str(x["convergence"]["distinct_cells_last_quarter"]) for x in runs)
+        skips = " ".join(str(Cell.from_string(x["cell"]).num_skip_connections) for x in runs)
+        line = next(x for x in text.splitlines() if x.startswith(f"| {m} |"))
+        assert f"| {distinct} | {conv}/2 |" in line and f"| {skips} |" in line
+
+
+def test_an_unknown_setting_is_one_line_and_exit_2(tmp_path):
+    r = sweep("report", "--out", str(tmp_path), "--settings", "nope")
+    assert r.returncode == 2 and "unknown setting" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_provisional_arena_preset_is_the_sweeps_candidate_and_resolves_for_every_method():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import arena_sweep
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from nasbench_sd.config import ARENA, PRESETS, PROXY
+    from nasbench_sd.methods import list_methods
+    from nasbench_sd.presets import build_run_config
+
+    assert "arena" in PRESETS and "PROVISIONAL" in (REPO / "nasbench_sd" / "config.py").read_text()
+    sets, why = arena_sweep.SETTINGS["n3-768x30-lr1e-2"]
+    assert {k: type(getattr(ARENA, k))(v) for k, v in sets.items()} == {k: getattr(ARENA, k) for k in sets}
+    assert "provisional" in why
+    assert PROXY.cells_per_stage == 5 and PROXY.train_limit == 512  # the proxy is left as it was
+    for m in list_methods():
+        cfg = build_run_config(m, "arena", 0)
+        assert cfg.search.epochs == arena_sweep.method_epochs(m, ARENA.epochs)
+        assert cfg.search.cells_per_stage == 3 and cfg.search.a_lr == 1e-2
