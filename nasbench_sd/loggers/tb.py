@@ -5,11 +5,12 @@ the op probabilities as an image (``op_probs``), the derived cell as text
 (``cell``); the configuration as text (``config``) at step 1. Flushed after
 every epoch, so a killed run loses nothing it logged.
 
-A resumed run opens its writer with ``purge_step=1`` when event files exist
-and writes its whole history again: TensorBoard drops the earlier files'
-events from step 1 on (its purge of orphaned data), so an epoch logged by a
-killed process and redone after the resume appears once, and a run first
-logged on a resume shows every epoch.
+Every invocation opens its writer with ``purge_step=1`` (a session start at
+step 1) and writes the run's whole history again: TensorBoard takes a later
+session start as a restart and drops the earlier files' events from step 1
+on (its purge of orphaned data), so an epoch logged by a killed process and
+redone after the resume appears once, and a run first logged on a resume
+shows every epoch.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from typing import Any
 
 from nasbench_sd.loggers.base import CatchingUp
 from nasbench_sd.loggers.content import OP_IMAGE_CAPTION, cell_text, config_text, op_image, scalars
-
-EVENTS = "events.out.tfevents.*"
 
 
 class TensorBoardLogger(CatchingUp):
@@ -35,8 +34,9 @@ class TensorBoardLogger(CatchingUp):
         from nasbench_sd.io import ensure_writable_dir
 
         ensure_writable_dir(self.folder)
-        earlier = any(self.folder.glob(EVENTS))
-        self._writer = SummaryWriter(str(self.folder), purge_step=1 if earlier else None, flush_secs=3600)
+        # every invocation starts a session at step 1: TensorBoard takes a later session's
+        # start as a restart and drops the earlier files' events from that step on
+        self._writer = SummaryWriter(str(self.folder), purge_step=1, flush_secs=3600)
         self._writer.add_text("config", config_text(self.config), 1)
         return 0  # the whole history is written again (see the module docstring)
 
