@@ -120,3 +120,20 @@ def test_log_dir_needs_log(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["run", "-m", "darts-v1", "--seeds", "1", "--log-dir", str(tmp_path / "tb")])
     assert e.value.code == 2 and "--log-dir needs --log" in capsys.readouterr().err
+
+
+def test_an_experiment_logs_each_run_below_log_dir_and_logging_is_no_part_of_identity(tmp_path, cifar10_format):
+    pytest.importorskip("tensorboard")
+    import nasbench_sd as nb
+
+    lines: list[str] = []
+    common = dict(seeds=[0], preset="cpu", out=tmp_path / "exp", data_root=cifar10_format, epochs=2, progress=False,
+                  echo=lines.append)
+    nb.run(["darts-v1", "gdas"], log="tensorboard", log_dir=tmp_path / "tb", **common)
+    for method in ("darts-v1", "gdas"):
+        scalars = tb_scalars(tensorboard(tmp_path / "tb" / method / "seed-0"))
+        records = RunDir(tmp_path / "exp" / method / "seed-0").metrics()
+        assert scalars["loss/train"] == [(r["epoch"], pytest.approx(r["train_loss"])) for r in records]
+    assert not list((tmp_path / "exp").rglob("events.out.tfevents.*"))  # --log-dir: not in the run directories
+    nb.run(["darts-v1", "gdas"], **common)  # the same runs without a log: reused, not "another configuration"
+    assert any(line.startswith("reusing 2 finished runs") for line in lines)
