@@ -37,7 +37,14 @@ def test_the_readme_notebook_example_runs_and_its_table_is_the_commands(tmp_path
     code = readme_example()
     assert 'preset="cpu"' in code and "epochs=2" in code
     namespace: dict = {}
-    exec(compile(code, "README.md (notebook example)", "exec"), namespace)  # the README's own code
+    import torch
+
+    torch.set_num_threads(2)  # the notebook's own setting; each search runs on its --threads (1)
+    try:
+        exec(compile(code, "README.md (notebook example)", "exec"), namespace)  # the README's own code
+        assert torch.get_num_threads() == 2  # given back
+    finally:
+        torch.set_num_threads(1)
     r, exp, table = namespace["r"], namespace["exp"], namespace["table"]
     assert exp.counts == {"done": 0, "resume": 0, "new": 4} and len(exp.runs) == 4
 

@@ -13,7 +13,8 @@ committed ``results/`` unless ``out`` says so.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,23 @@ def _log_spec(log: str | None, log_dir: str | Path | None):
     return spec
 
 
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` torch CPU threads (CPU results depend on the count), then give
+    the caller back its own count: a notebook's session keeps its setting."""
+    import torch
+
+    from nasbench_sd.runtime import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_threads(threads)
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 def choose(preset: str | None, device: str, echo: Echo = print, executor: str = "local") -> tuple[str, str]:
     """Resolve the device and the preset (``paper`` on CUDA, else ``cpu``) and say which
     were chosen and why (the first line of a command's output)."""
@@ -94,16 +112,17 @@ def search(method: str, preset: str | None = None, seed: int = 0, out: str | Pat
     from nasbench_sd.api.views import Run
     from nasbench_sd.method_sets import scope_sets
     from nasbench_sd.presets import build_run_config
-    from nasbench_sd.runtime import set_threads
     from nasbench_sd.search.loop import run_search
 
     spec = _log_spec(log, log_dir)
-    set_threads(threads)
+    if threads is not None and threads < 0:
+        raise UserError(f"--threads must be >= 1, got {threads}")
     scoped = scope_sets([method], settings_of(sets, settings))[method]
     chosen, resolved = choose(preset, device, echo)
     cfg = build_run_config(method, chosen, int(seed), scoped, device=resolved)
     out = Path(out) if out is not None else Path(DEFAULT_ROOT) / method / f"seed-{seed}"
-    run_search(cfg, out, data_root=data_root, resume=resume, quiet=not progress, download=download, log=spec)
+    with torch_threads(threads):
+        run_search(cfg, out, data_root=data_root, resume=resume, quiet=not progress, download=download, log=spec)
     return Run(out)
 
 
@@ -194,5 +213,6 @@ def _execute(groups, seeds: list[int], preset: str | None, out, default_out: Cal
     note = reuse_note(plan)
     if note and echo is not None:
         echo(note)
-    run_experiment(plan, executor, workers, ray_address, not progress, extra)
+    with torch_threads(None):  # runs in this process (--workers 1) set their own count; the caller's comes back
+        run_experiment(plan, executor, workers, ray_address, not progress, extra)
     return Experiment(plan.root, counts=plan.counts())

@@ -13,7 +13,8 @@ Layout of an experiment directory (``--out``; by default ``runs/<preset>``)::
 Modules: :mod:`~.layout` (names, seeds, paths, discovery), :mod:`~.runner`
 (plan, validate, execute), :mod:`~.manifest`, :mod:`~.executors` (serial,
 process pool, Ray), :mod:`~.worker`, :mod:`~.progress`, :mod:`~.ablate` (the
-groups of a sweep), :mod:`~.reuse` (what a reused run's provenance says). Tables, plots and the views of runs are read back by
-:mod:`nasbench_sd.report`, which this package never imports.
+groups of a sweep), :mod:`~.reuse` (what a reused run's provenance says).
+Tables, plots and the views of runs are read back by :mod:`nasbench_sd.report`,
+which this package never imports.
 Importing this package imports no torch, pandas, matplotlib, scipy or Ray.
 """
