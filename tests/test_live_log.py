@@ -137,3 +137,18 @@ def test_an_experiment_logs_each_run_below_log_dir_and_logging_is_no_part_of_ide
     assert not list((tmp_path / "exp").rglob("events.out.tfevents.*"))  # --log-dir: not in the run directories
     nb.run(["darts-v1", "gdas"], **common)  # the same runs without a log: reused, not "another configuration"
     assert any(line.startswith("reusing 2 finished runs") for line in lines)
+
+
+def test_every_number_of_a_record_is_logged_under_its_name():
+    from nasbench_sd.loggers.content import op_image, scalars
+
+    record = {"epoch": 3, "index": 123, "train_loss": 2.0, "valid_acc": 40.0, "kd_train": 0.1, "beta_reg": 0.5,
+              "hessian_eig": 7.5, "num_parameter_free": 2, "lr_end": 0.02, "epoch_seconds": 1.5, "cell": "|x|",
+              "benchmark": {"c10_test": 90.0}, "op_probs": [[0.2] * 5] * 5 + [[1.0, 0.0, 0.0, 0.0, 0.0]]}
+    assert scalars(record) == {"loss/train": 2.0, "supernet_acc/valid": 40.0, "method/kd_train": 0.1,
+                               "method/beta_reg": 0.5, "hessian/top_eigenvalue": 7.5, "cell/parameter_free_ops": 2.0,
+                               "schedule/w_lr": 0.02, "time/epoch_seconds": 1.5, "nb201/c10_test": 90.0}
+    image = op_image(record)
+    assert image.shape == (6 * 16, 5 * 16, 3) and image.dtype.name == "uint8"
+    assert image[-1, 0].sum() < image[0, 0].sum() < image[-1, -1].sum()  # darker = more probable
+    assert op_image({"op_probs": None}) is None
