@@ -1,8 +1,9 @@
 """The ``nasbench-sd`` command line.
 
-Each sub-command lives in a small module and imports heavy packages (torch,
-pandas, matplotlib) inside its function, so ``nasbench-sd --help`` stays fast
-and never imports torch. :func:`main` turns every :class:`UserError` and click
+Each sub-command lives in a small module, calls the Python API
+(:mod:`nasbench_sd.api`) and prints its answer; heavy packages (torch, pandas,
+matplotlib) are imported inside the functions, so ``nasbench-sd --help``
+stays fast and never imports torch. :func:`main` turns every :class:`UserError` and click
 usage error into ONE line on stderr and exit code 2, without a traceback; so
 is a full disk (ENOSPC/EDQUOT) wherever it strikes: finished work is kept.
 SIGTERM (``kill``, a batch scheduler's stop) is handled like Ctrl-C: runs

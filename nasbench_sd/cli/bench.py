@@ -43,19 +43,6 @@ def _read_batch(batch: str) -> tuple[list[str], str]:
         raise UserError(f"cannot read --batch file {batch}: {getattr(e, 'strerror', None) or e}") from None
 
 
-def _figure(dataset, split, hp, nats=False):
-    from nasbench_sd.benchmark.figures import figure, nats_figure
-    from nasbench_sd.errors import UserError
-
-    if (dataset is None) != (split is None):
-        raise UserError("--dataset and --split go together")
-    if nats and dataset is None:
-        raise UserError("--nats needs --dataset cifar10|cifar100|ImageNet16-120 --split test")
-    if dataset is None:
-        return None
-    return nats_figure(dataset, split, hp) if nats else figure(dataset, split, hp)
-
-
 @click.command()
 @click.argument("cell_or_index", required=False)
 @BACKEND_OPTION
@@ -77,10 +64,11 @@ def query(cell_or_index, backend, benchmark_path, dataset, split, hp, batch, nat
     CIFAR-100 and ImageNet16-120 = x-valid / x-test. --dataset cifar10-valid
     --split test is cifar10-valid's ori-test (the 25k-trained model).
     """
-    from nasbench_sd.benchmark import get_benchmark, parse_cell_or_index
+    from nasbench_sd.api.lookup import cell_figures, figure_of
+    from nasbench_sd.benchmark import Record, get_benchmark, parse_cell_or_index
     from nasbench_sd.errors import UserError
 
-    fig = _figure(dataset, split, hp, nats)
+    fig = figure_of(dataset, split, hp, nats)
     if nats and backend != "table":
         raise UserError("--nats reads the bundled table; with an official backend use --benchmark nats")
     if (cell_or_index is None) == (batch is None):
@@ -103,15 +91,12 @@ def query(cell_or_index, backend, benchmark_path, dataset, split, hp, batch, nat
         else:
             click.echo(f"{value:.2f}")
         return
-    record = bench.record(cell)
-    if hp != "200":
-        from dataclasses import replace
-
-        record = replace(record, **bench.figures_at(record.index, hp))
-    prov = {**bench.provenance(), "hp": hp}
+    answer = cell_figures(cell, bench, hp)
     if as_json:
-        click.echo(json.dumps({**record.to_dict(), "provenance": prov}, indent=2))
+        click.echo(json.dumps(answer, indent=2))
         return
+    prov = answer.pop("provenance")
+    record = Record(**answer)
     click.echo(f"cell   {record.cell}")
     click.echo(f"index  {record.index}")
     for line in _figure_lines(record):

@@ -1,14 +1,12 @@
-"""``run``, ``table``, ``plot`` and ``ablate``: multi-seed experiments."""
+"""``run``, ``table``, ``plot`` and ``ablate``: multi-seed experiments (the API's
+:mod:`nasbench_sd.api.runs` and :mod:`nasbench_sd.api.views`, with their output printed)."""
 
 from __future__ import annotations
-
-import os
-import sys
 
 import click
 
 from nasbench_sd.cli.bench import PATH_OPTION
-from nasbench_sd.cli.search import DATA_ROOT_HELP, NO_DOWNLOAD_HELP, PRESET_HELP, SET_HELP
+from nasbench_sd.cli.search import DATA_ROOT_HELP, NO_DOWNLOAD_HELP, PRESET_HELP, SET_HELP, log_options
 
 
 def _run_options(f):
@@ -29,6 +27,7 @@ def _run_options(f):
                      help="local: this machine; ray: one Ray task per run (one GPU each on CUDA)."),
         click.option("--ray-address", default=None, help="Ray cluster address [$RAY_ADDRESS; else a local Ray]."),
         click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N]."),
+        log_options,
         click.option("--quiet", "-q", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
@@ -36,105 +35,35 @@ def _run_options(f):
     return f
 
 
-def _device(device: str, executor: str) -> str:
-    """Resolve --device; on Ray, 'cuda' names the workers' GPUs, not the driver's."""
-    from nasbench_sd.errors import UserError
-    from nasbench_sd.runtime import resolve_device
-
-    if executor == "ray" and device.startswith("cuda"):
-        if device != "cuda":
-            raise UserError("with --executor ray use --device cuda (Ray assigns one GPU per run)")
-        return device
-    return resolve_device(device)
-
-
-def _check_exec_options(workers, executor, ray_address) -> None:
-    from nasbench_sd.errors import UserError
-
-    if workers is not None and workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
-    if ray_address and executor != "ray":
-        raise UserError("--ray-address needs --executor ray")
-
-
-def choose(preset: str | None, device: str, workers, executor: str, ray_address) -> tuple[str, str]:
-    """Check the execution options, resolve the device and the preset (paper on CUDA,
-    else cpu) and print which were chosen and why as the first line of output."""
-    from nasbench_sd.runtime import choice_line, default_preset
-
-    _check_exec_options(workers, executor, ray_address)
-    resolved = _device(device, executor)
-    chosen = preset or default_preset(resolved)
-    click.echo(choice_line(chosen, preset is not None, resolved, device != "auto"))
-    return chosen, resolved
-
-
-def execute(groups, seeds, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,
-            extra=None, download=True) -> dict:
-    """Plan (validating everything), run, and print a one-line summary; exit 1 if runs failed.
-    ``preset`` and ``device`` are resolved (:func:`choose`)."""
-    from nasbench_sd.errors import RunError
-    from nasbench_sd.experiments.runner import plan_experiment, run_experiment
-
-    remote = executor == "ray" and bool(ray_address or os.environ.get("RAY_ADDRESS"))
-    plan = plan_experiment(groups, seeds, preset, out, device=device, data_root=data_root, check_data=not remote,
-                           threads=threads, download=download)
-    counts = plan.counts()
-    try:
-        manifest = run_experiment(plan, executor, workers, ray_address, quiet, extra)
-    except RunError as e:
-        click.echo(f"nasbench-sd: error: {e}", err=True)
-        sys.exit(1)
-    click.echo(f"experiment {plan.root}: {len(plan.runs)} runs ({counts['new'] + counts['resume']} run now, "
+def _summary(exp) -> None:
+    counts = exp.counts
+    click.echo(f"experiment {exp.path}: {sum(counts.values())} runs ({counts['new'] + counts['resume']} run now, "
                f"{counts['resume']} of them resumed; {counts['done']} finished earlier); "
-               f"manifest {plan.root / 'experiment.json'}")
-    return manifest
+               f"manifest {exp.path / 'experiment.json'}")
 
 
 @click.command("run")
 @click.option("--method", "-m", "methods", required=True, help="Method or comma-separated methods: sd-darts,gdas.")
-@click.option("--out", default=None, help="Experiment directory [results/<preset>].")
+@click.option("--out", default=None, help="Experiment directory [runs/<preset>].")
 @click.option("--controls", is_flag=True,
               help="Also run each method's control (its own idea off, all else equal: same preset, seeds and "
                    "protocol) as the group <method>-control; `table` then shows the paired effect of each idea.")
 @_run_options
 def run(methods, out, controls, seeds, preset, sets, data_root, no_download, workers, threads, executor, ray_address,
-        device, quiet):
-    """Search with every (method, seed): results/<experiment>/<method>/seed-<n>/.
+        device, log, log_dir, quiet):
+    """Search with every (method, seed): <out>/<method>/seed-<n>/ (out: runs/<preset>).
 
-    Finished runs are skipped, unfinished ones resumed; all input is checked
-    before the first run starts. Writes experiment.json (per-run status).
+    Finished runs are skipped (the output says when another code revision or
+    machine made them), unfinished ones resumed; all input is checked before
+    the first run starts. Writes experiment.json (per-run status).
     """
-    from nasbench_sd.config import parse_sets
-    from nasbench_sd.experiments.layout import parse_methods, parse_seeds
-    from nasbench_sd.experiments.runner import method_groups
+    from nasbench_sd.api.runs import run as api_run
 
-    names, seed_list, set_map = parse_methods(methods), parse_seeds(seeds), parse_sets(sets)
-    groups, extra = method_groups(names, set_map), None
-    if controls:
-        from nasbench_sd.experiments.controls import with_controls
-
-        groups, pairs, without = with_controls(groups)
-        extra = {"controls": pairs}
-    preset, device = choose(preset, device, workers, executor, ray_address)
-    if controls and without:
-        click.echo(f"no control declared (run alone): {', '.join(without)}")
-    out = out or f"results/{preset}"
-    execute(groups, seed_list, preset, out, data_root, workers, threads, executor,
-            ray_address, device, quiet, extra=extra, download=not no_download)
-    click.echo(f"next: nasbench-sd table {out} && nasbench-sd plot {out}")
-
-
-def _pairs(items, flag: str) -> tuple[tuple[str, str], ...]:
-    from nasbench_sd.errors import UserError
-
-    out = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise UserError(f"{flag} expects ROW=TEXT, got {item!r}")
-        out.append((key.strip(), value.strip()))
-    return tuple(out)
+    exp = api_run(methods, seeds, preset, out, controls=controls, data_root=data_root, download=not no_download,
+                  workers=workers, threads=threads, executor=executor, ray_address=ray_address, device=device,
+                  log=log, log_dir=log_dir, progress=not quiet, echo=click.echo, sets=sets)
+    _summary(exp)
+    click.echo(f"next: nasbench-sd table {exp.path} && nasbench-sd plot {exp.path}")
 
 
 @click.command("table")
@@ -162,13 +91,12 @@ def table(results_dir, out, baseline, correction, order, names, label, columns, 
     """Mean ± std over seeds of the six Table-4 figures, per method: table.csv,
     table-seeds.csv, table.md, table.tex (Markdown also on stdout). RESULTS_DIR is
     an experiment, one method's directory, a seed-<n> directory or one run."""
-    from nasbench_sd.report.table import TableOptions, build_table, write_table
+    from nasbench_sd.api.views import make_table
+    from nasbench_sd.report.table import write_table
 
-    opts = TableOptions(baseline=baseline, published=published, best=best, correction=correction,
-                        order=tuple(o.strip() for o in order.split(",") if o.strip()) if order else (),
-                        names=_pairs(names, "--name"), label=label, columns=columns, backend=backend,
-                        benchmark_path=benchmark_path)
-    tab = build_table(results_dir, options=opts)
+    tab = make_table(results_dir, baseline=baseline, correction=correction, order=order, names=names, label=label,
+                     columns=columns, published=published, best=best, benchmark=backend,
+                     benchmark_path=benchmark_path)
     paths = write_table(tab, out or results_dir)
     click.echo(tab.markdown())
     click.echo(f"wrote {', '.join(str(p) for p in paths)}", err=True)
@@ -187,13 +115,9 @@ def plot(results_dir, out, ops_of, split, methods):
     cell of every finished run beside the published rows (PNG and PDF).
     Groups without per-epoch records (random) are drawn as a level. RESULTS_DIR
     is an experiment, one method's directory, a seed-<n> directory or one run."""
-    from pathlib import Path
+    from nasbench_sd.api.views import load
 
-    from nasbench_sd.report.plot import plot_experiment
-
-    paths = plot_experiment(results_dir, Path(out) if out else Path(results_dir) / "plots", ops_of=ops_of,
-                            split=split, methods=methods)
-    for p in paths:
+    for p in load(results_dir).plot(out, ops_of=ops_of, split=split, methods=methods):
         click.echo(str(p))
 
 
@@ -201,26 +125,19 @@ def plot(results_dir, out, ops_of, split, methods):
 @click.option("--method", "-m", default="sd-darts", show_default=True, help="The method to ablate.")
 @click.option("--param", required=True, help="A method field (warmup, K, lam, ...) or a SearchConfig field.")
 @click.option("--values", "values", required=True, help="Comma-separated values, e.g. 0,5,10.")
-@click.option("--out", default=None, help="Experiment directory [results/<preset>-<method>-<param>].")
+@click.option("--out", default=None, help="Experiment directory [runs/<preset>-<method>-<param>].")
 @_run_options
 def ablate(method, param, values, out, seeds, preset, sets, data_root, no_download, workers, threads, executor,
-           ray_address, device, quiet):
-    """Run a method for each value of one setting (results/<experiment>/<method>-<param>=<value>/seed-<n>/),
+           ray_address, device, log, log_dir, quiet):
+    """Run a method for each value of one setting (<out>/<method>-<param>=<value>/seed-<n>/),
     then write ablation-<param>.csv and a plot of final accuracy vs the value."""
-    from nasbench_sd.config import parse_sets
-    from nasbench_sd.experiments.ablate import ablation_groups
-    from nasbench_sd.experiments.layout import parse_seeds
-    from nasbench_sd.method_sets import scope_sets
-    from nasbench_sd.report.ablation import summarize_ablation
+    from nasbench_sd.api.runs import ablate as api_ablate
 
-    seed_list, set_map = parse_seeds(seeds), scope_sets([method], parse_sets(sets))[method]
-    groups, key, value_list = ablation_groups(method, param, values, set_map)
-    preset, device = choose(preset, device, workers, executor, ray_address)
-    out = out or f"results/{preset}-{method}-{param}"
-    execute(groups, seed_list, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,
-            extra={"ablation": {"method": method, "param": param, "key": key, "values": value_list}},
-            download=not no_download)
-    for p in summarize_ablation(out, method, param, key, value_list, groups):
+    exp = api_ablate(method, param, values, seeds, preset, out, data_root=data_root, download=not no_download,
+                     workers=workers, threads=threads, executor=executor, ray_address=ray_address, device=device,
+                     log=log, log_dir=log_dir, progress=not quiet, echo=click.echo, sets=sets)
+    _summary(exp)
+    for p in exp.ablation:
         click.echo(str(p))
 
 

@@ -13,6 +13,17 @@ PRESET_HELP = "paper | cpu | proxy | arena (provisional)  [paper on a CUDA devic
 NO_DOWNLOAD_HELP = "Never download missing data (also: NASBENCH_SD_OFFLINE=1); fail with a message instead."
 
 
+LOG_HELP = ("Live log of every epoch: tensorboard (event files) or wandb (a W&B run; $WANDB_PROJECT, "
+            "$WANDB_ENTITY, $WANDB_MODE=offline). Needs the extra of the same name. Not part of the run's identity.")
+LOG_DIR_HELP = "Where the live log goes [the run directory; for run/ablate DIR/<group>/seed-<n>]."
+
+
+def log_options(f):
+    """``--log`` and ``--log-dir`` (search, run, ablate)."""
+    f = click.option("--log-dir", default=None, type=click.Path(file_okay=False), help=LOG_DIR_HELP)(f)
+    return click.option("--log", "log", type=click.Choice(["tensorboard", "wandb"]), default=None, help=LOG_HELP)(f)
+
+
 @click.command()
 @click.option("--method", "-m", required=True, help="Search method (see `nasbench-sd methods`).")
 @click.option("--preset", "-p", default=None, help=PRESET_HELP)
@@ -25,29 +36,21 @@ NO_DOWNLOAD_HELP = "Never download missing data (also: NASBENCH_SD_OFFLINE=1); f
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N].")
 @click.option("--threads", default=1, show_default=True, type=int,
               help="torch CPU threads (CPU results depend on it; `run` uses the same default).")
+@log_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def search(method, preset, seed, sets, data_root, no_download, out, resume, device, threads, quiet):
+def search(method, preset, seed, sets, data_root, no_download, out, resume, device, threads, log, log_dir, quiet):
     """Search a cell with one method and one seed; writes a run directory with
     config.json, metrics.jsonl (one record per epoch), checkpoints and result.json."""
-    from nasbench_sd.config import parse_sets
-    from nasbench_sd.method_sets import scope_sets
-    from nasbench_sd.presets import build_run_config
-    from nasbench_sd.runtime import choice_line, default_preset, resolve_device, set_threads
-    from nasbench_sd.search import run_search
+    from nasbench_sd.api.runs import search as api_search
 
-    set_threads(threads)
-    sets_ = scope_sets([method], parse_sets(sets))[method]
-    resolved = resolve_device(device)
-    chosen = preset or default_preset(resolved)
-    cfg = build_run_config(method, chosen, seed, sets_, device=resolved)
-    click.echo(choice_line(chosen, preset is not None, resolved, device != "auto"))
-    out = out or f"runs/{method}/seed-{seed}"
-    result = run_search(cfg, out, data_root=data_root, resume=resume, quiet=quiet, download=not no_download)
-    b = result["benchmark"]
-    click.echo(f"cell   {result['cell']}  (index {result['index']}, {result['num_parameter_free']} parameter-free ops)")
+    r = api_search(method, preset, seed, out, data_root=data_root, download=not no_download, resume=resume,
+                   device=device, threads=threads, log=log, log_dir=log_dir, progress=not quiet, echo=click.echo,
+                   sets=sets)
+    b, result = r.figures, r.result
+    click.echo(f"cell   {r.cell}  (index {r.index}, {result['num_parameter_free']} parameter-free ops)")
     click.echo(f"NB201  C10 {b['c10_valid']:.2f}/{b['c10_test']:.2f}  C100 {b['c100_valid']:.2f}/{b['c100_test']:.2f}"
                f"  IN16 {b['in16_valid']:.2f}/{b['in16_test']:.2f}  (valid/test, hp=200)")
-    click.echo(f"run    {out}  ({result['wall_time_s']:.1f} s)")
+    click.echo(f"run    {r.path}  ({result['wall_time_s']:.1f} s)")
 
 
 @click.command()

@@ -16,6 +16,10 @@ from typing import Any
 from nasbench_sd.errors import UserError
 
 MANIFEST = "experiment.json"
+#: Where searches go unless told otherwise (``--out``): a folder of the user's own, relative to the
+#: working directory (ignored by git in a clone of this repository), never the committed ``results/``,
+#: whose runs are regenerated only by an explicit ``--out results/...``.
+DEFAULT_ROOT = "runs"
 SEED_DIR = re.compile(r"^seed-(\d+)$")
 _LABEL_OK = re.compile(r"^[A-Za-z0-9_.,=+-]+$")
 
@@ -60,6 +64,16 @@ def check_label(label: str) -> str:
     if not _LABEL_OK.match(label) or label in (".", ".."):
         raise UserError(f"{label!r} cannot name a results directory (use letters, digits and _.,=+-)")
     return label
+
+
+def experiment_dir(preset: str) -> str:
+    """The default experiment directory of ``run``: ``runs/<preset>``."""
+    return f"{DEFAULT_ROOT}/{preset}"
+
+
+def ablation_dir(preset: str, method: str, param: str) -> str:
+    """The default experiment directory of ``ablate``: ``runs/<preset>-<method>-<param>``."""
+    return f"{DEFAULT_ROOT}/{preset}-{method}-{param}"
 
 
 def run_path(root: str | Path, label: str, seed: int) -> Path:

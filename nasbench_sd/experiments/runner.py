@@ -48,6 +48,7 @@ class Plan:
     data_root: str | None
     threads: int = 1
     download: bool = False
+    log: Any = None  # a LogSpec (nasbench_sd.loggers): each run's live log, below its own directory
     runs: list[PlannedRun] = field(default_factory=list)
     group_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -69,12 +70,13 @@ def method_groups(methods: list[str], sets: dict[str, str]) -> list[Group]:
 
 def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str | Path, device: str = "cpu",
                     data_root: str | Path | None = None, check_data: bool = True, threads: int = 1,
-                    download: bool = False) -> Plan:
+                    download: bool = False, log: Any = None) -> Plan:
     """Resolve every run and check that all can start; writes nothing.
 
     Raises :class:`UserError` (one line) for any bad input, including a run
     directory or experiment group that holds another configuration. With
     ``download``, a missing CIFAR data set is fetched while checking the data.
+    ``log`` (a :class:`~nasbench_sd.loggers.LogSpec`) gives every run a live log.
     """
     from nasbench_sd.presets import build_run_config
     from nasbench_sd.search.rundir import RunDir
@@ -88,7 +90,7 @@ def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str
         check_not_locked(root, "experiment directory")
     plan = Plan(root=root, preset=preset, seeds=list(seeds), groups=list(groups), device=device,
                 data_root=None if data_root is None else str(data_root), threads=int(threads),
-                download=bool(download))
+                download=bool(download), log=log)
     for g in groups:
         check_label(g.label)
         configs = [build_run_config(g.method, preset, seed, dict(g.sets), device=device) for seed in seeds]
@@ -106,7 +108,8 @@ def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str
 
 def _task(g: Group, seed: int, path: Path, cfg, plan: Plan) -> RunTask:
     return RunTask(label=g.label, seed=seed, path=str(path), config=cfg, data_root=plan.data_root,
-                   threads=plan.threads, download=plan.download)
+                   threads=plan.threads, download=plan.download,
+                   log=None if plan.log is None else plan.log.below(f"{g.label}/seed-{seed}"))
 
 
 def _state(run, cfg) -> str:

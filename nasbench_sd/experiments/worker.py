@@ -50,6 +50,8 @@ class RunTask:
     return_files: bool = False
     #: Fetch a missing CIFAR data set (verified) before the run.
     download: bool = False
+    #: The run's live log (a nasbench_sd.loggers.LogSpec), or None.
+    log: Any = None
 
     @property
     def key(self) -> str:
@@ -133,7 +135,7 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     try:
         data = search_data(task.config, task.data_root, task.download)
         result = run_search(task.config, task.path, data_root=task.data_root, resume=task.resume,
-                            quiet=task.quiet, data=data)
+                            quiet=task.quiet, data=data, log=task.log)
         outcome.update(status="finished", result=result)
     except (UserError, RunError) as e:
         outcome["error"] = str(e)

@@ -1,20 +1,23 @@
-"""Render a :class:`~nasbench_sd.report.table.Table` as CSV, Markdown and LaTeX.
+r"""Render a :class:`~nasbench_sd.report.table.Table` as CSV, Markdown and LaTeX.
 
 The CSV is tidy (one row per table row; ``<column>_mean``, ``<column>_std``,
 ``<column>_p`` (Welch, uncorrected), ``<column>_p_adj`` (after the table's
 correction), ``<column>_diff`` (mean minus the baseline's) plus n, seeds and
 the settings behind the numbers, and the convergence of the row's runs); the
 per-seed CSV has one line per row, seed and column (with that run's
-convergence). Markdown and LaTeX show ``mean ± std`` with n beside it, how
-many runs converged (:mod:`nasbench_sd.report.convergence`), mark
-significant differences with their direction (↑ better, ↓ worse than the
-baseline) and set the best measured mean per column in bold.
+convergence). Both are pandas DataFrames (:func:`frame`, :func:`seeds_frame`:
+what the Python API returns) written by ``DataFrame.to_csv``. Markdown and
+LaTeX show ``mean ± std`` with n beside it, how many runs converged
+(:mod:`nasbench_sd.report.convergence`), mark significant differences with
+their direction (↑ better, ↓ worse than the baseline) and set the best
+measured mean per column in bold; they stay hand-written: pandas' Markdown
+needs ``tabulate`` (not a dependency) and its LaTeX (``Styler.to_latex``) has
+no ``\cmidrule`` under grouped headers and no ``\midrule`` between row groups
+(it writes ``\cline``), so neither gives these tables.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from nasbench_sd.benchmark import COLUMN_LABELS
@@ -238,43 +241,34 @@ def to_latex(table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _num(v: float | None) -> str:
-    return "" if v is None else repr(float(v))
+def frame(table) -> Any:
+    """The table as a pandas DataFrame: one row per table row, the columns of
+    table.csv (``row``, ``name``, ``method``, ``source``, ``n``, ``seeds``, the
+    settings, ``baseline``, ``correction``, the convergence (:data:`CONV_KEYS`), then ``<column>_mean``, ``_std``,
+    ``_p``, ``_p_adj``, ``_diff`` per benchmark column; NaN where no value or no
+    test). ``attrs["caption"]`` holds the caption."""
+    import pandas as pd
 
-
-def to_csv(table) -> str:
-    """Tidy CSV: one line per row; p-values blank where no test was made."""
-    head = ["row", "name", "method", "source", "n", "seeds", *INFO_KEYS, "baseline", "correction", *CONV_KEYS]
-    for c in table.columns:
-        head += [f"{c}_mean", f"{c}_std", f"{c}_p", f"{c}_p_adj", f"{c}_diff"]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(head)
+    records = []
     for row in table.rows:
         measured = row.source == "measured"
-        line = [row.label, row.name, row.method or "", row.source, "" if row.n is None else row.n,
-                " ".join(str(s) for s in row.seeds), *(row.info.get(k, "") for k in INFO_KEYS),
-                (table.baseline or "") if measured else "", table.correction if measured and table.baseline else "",
-                *_conv_csv(row.convergence)]
+        rec: dict[str, Any] = {"row": row.label, "name": row.name, "method": row.method or "", "source": row.source,
+                               "n": row.n, "seeds": " ".join(str(s) for s in row.seeds),
+                               **{k: row.info.get(k, "") for k in INFO_KEYS},
+                               "baseline": (table.baseline or "") if measured else "",
+                               "correction": table.correction if measured and table.baseline else "",
+                               **_conv_record(row.convergence)}
         for c in table.columns:
-            line += [_num(row.mean[c]), _num(row.std[c]), _num(row.p.get(c)), _num(row.p_adj.get(c)),
-                     _num(row.diff.get(c))]
-        w.writerow(line)
-    return buf.getvalue()
-
-
-def to_seeds_csv(table) -> str:
-    """Tidy per-seed CSV: row, name, method, seed, column, value (the numbers behind every mean)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["row", "name", "method", "seed", "column", "value", *SEED_CONV_KEYS])
-    for r in table.per_seed:
-        block = r.get("convergence") or {}
-        verdict = conv.is_converged(block)
-        w.writerow([r["row"], r["name"], r["method"] or "", r["seed"], r["column"], repr(r["value"]),
-                    "" if verdict is None else verdict,
-                    *(_plain(block.get("source" if k == "convergence_source" else k)) for k in SEED_CONV_KEYS[1:])])
-    return buf.getvalue()
+            rec.update({f"{c}_mean": row.mean[c], f"{c}_std": row.std[c], f"{c}_p": row.p.get(c),
+                        f"{c}_p_adj": row.p_adj.get(c), f"{c}_diff": row.diff.get(c)})
+        records.append(rec)
+    df = pd.DataFrame.from_records(records, columns=_csv_columns(table))
+    df["n"] = df["n"].astype("Int64")
+    df[["converged", "converged_of"]] = df[["converged", "converged_of"]].astype("Int64")
+    numbers = [f"{c}_{k}" for c in table.columns for k in ("mean", "std", "p", "p_adj", "diff")]
+    df[numbers] = df[numbers].astype("float64")
+    df.attrs["caption"] = table.caption
+    return df
 
 
 #: Convergence columns of table.csv (per row) and table-seeds.csv (per run).
@@ -284,14 +278,50 @@ SEED_CONV_KEYS = ("converged", "distinct_cells_last_quarter", "last_quarter_epoc
                   "rank_agreement_kendall_tau", "convergence_source")
 
 
-def _plain(v: Any) -> str:
-    return "" if v is None else repr(v) if isinstance(v, float) else str(v)
-
-
-def _conv_csv(summary: dict[str, Any]) -> list[str]:
+def _conv_record(summary: dict[str, Any]) -> dict[str, Any]:
     """A row's convergence in table.csv: converged runs, runs judged, distinct cells per seed, means."""
     if not summary:
-        return [""] * len(CONV_KEYS)
-    return [str(summary["converged"]) if summary["judged"] else "", str(summary["judged"]) if summary["judged"] else "",
-            " ".join("" if d is None else str(d) for d in summary["distinct"]),
-            _plain(summary["mean_max_op_prob"]), _plain(summary["kendall_tau"])]
+        return dict.fromkeys(CONV_KEYS)
+    judged = summary["judged"]
+    return {"converged": summary["converged"] if judged else None, "converged_of": judged or None,
+            "distinct_cells_last_quarter": " ".join("" if d is None else str(d) for d in summary["distinct"]),
+            "mean_max_op_prob_mean": summary["mean_max_op_prob"],
+            "rank_agreement_kendall_tau_mean": summary["kendall_tau"]}
+
+
+def _csv_columns(table) -> list[str]:
+    head = ["row", "name", "method", "source", "n", "seeds", *INFO_KEYS, "baseline", "correction", *CONV_KEYS]
+    for c in table.columns:
+        head += [f"{c}_mean", f"{c}_std", f"{c}_p", f"{c}_p_adj", f"{c}_diff"]
+    return head
+
+
+def to_csv(table) -> str:
+    """Tidy CSV of :func:`frame`: one line per row; p-values blank where no test was made."""
+    return frame(table).to_csv(index=False, lineterminator="\n")
+
+
+def seeds_frame(table) -> Any:
+    """The values behind every mean: one row per table row, seed and column
+    (``row``, ``name``, ``method``, ``seed``, ``column``, ``value``, then the run's
+    convergence: :data:`SEED_CONV_KEYS`)."""
+    import pandas as pd
+
+    records = []
+    for r in table.per_seed:
+        block = r.get("convergence") or {}
+        rec = {"row": r["row"], "name": r["name"], "method": r["method"] or "", "seed": r["seed"],
+               "column": r["column"], "value": r["value"], "converged": conv.is_converged(block)}
+        rec.update({k: block.get("source" if k == "convergence_source" else k) for k in SEED_CONV_KEYS[1:]})
+        records.append(rec)
+    df = pd.DataFrame.from_records(records, columns=["row", "name", "method", "seed", "column", "value",
+                                                     *SEED_CONV_KEYS])
+    df["value"] = df["value"].astype("float64")
+    counts = ["distinct_cells_last_quarter", "last_quarter_epochs"]
+    df[counts] = df[counts].astype("Int64")  # whole numbers, blank where a method has none
+    return df
+
+
+def to_seeds_csv(table) -> str:
+    """Tidy per-seed CSV of :func:`seeds_frame`."""
+    return seeds_frame(table).to_csv(index=False, lineterminator="\n")

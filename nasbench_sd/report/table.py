@@ -80,6 +80,18 @@ class Table:
 
         return to_seeds_csv(self)
 
+    def frame(self) -> Any:
+        """A pandas DataFrame with the rows and columns of table.csv (the caption in ``attrs``)."""
+        from nasbench_sd.report.render import frame
+
+        return frame(self)
+
+    def seeds_frame(self) -> Any:
+        """A pandas DataFrame with the lines of table-seeds.csv."""
+        from nasbench_sd.report.render import seeds_frame
+
+        return seeds_frame(self)
+
 
 @dataclass(frozen=True)
 class TableOptions:

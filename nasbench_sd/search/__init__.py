@@ -1,9 +1,31 @@
-"""The search loop, its run directory and checkpoints.
+"""The search loop, its run directory and checkpoints; called, one search.
 
 ``run_search(run_config, out_dir)`` runs or resumes one (method, seed) search.
+
+This package is also the API's ``nasbench_sd.search``: calling it,
+``nasbench_sd.search("sd-darts", preset="cpu", seed=0, epochs=2)``, runs
+:func:`nasbench_sd.api.runs.search` (same arguments, same result; see
+:class:`nasbench_sd.SearchPackage`). Its members load on first use, so
+importing it imports no torch.
 """
 
-from nasbench_sd.search.loop import run_search
-from nasbench_sd.search.schedule import cosine_lr
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+from nasbench_sd import SearchPackage
+
+_LAZY = {"run_search": "nasbench_sd.search.loop", "cosine_lr": "nasbench_sd.search.schedule"}
 
 __all__ = ["cosine_lr", "run_search"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+sys.modules[__name__].__class__ = SearchPackage

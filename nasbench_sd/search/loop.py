@@ -23,6 +23,7 @@ import torch
 from nasbench_sd.config import RunConfig
 from nasbench_sd.errors import RunError
 from nasbench_sd.io import directory_lock, ensure_writable_dir, fault_point
+from nasbench_sd.loggers import LogSpec, RunLogger, open_logger
 from nasbench_sd.methods import SearchContext, SearchMethod, create_method
 from nasbench_sd.provenance import code_revision
 from nasbench_sd.search.hessian import top_hessian_eigenvalue
@@ -35,13 +36,14 @@ from nasbench_sd.seeding import derive_seed
 
 def run_search(cfg: RunConfig, out: str | Path, data_root: str | Path | None = None, resume: bool = False,
                quiet: bool = False, data: Any = None, max_steps: int | None = None,
-               download: bool = False) -> dict[str, Any]:
+               download: bool = False, log: LogSpec | None = None) -> dict[str, Any]:
     """Run (or resume) one search into run directory ``out``; returns result.json's content.
 
     ``data`` may pass preloaded :class:`~nasbench_sd.data.SearchData` (several runs
     in one process). ``max_steps`` stops this invocation after that many steps
     without a result (time-boxed jobs); ``resume=True`` continues from the last
     finished epoch. ``download=True`` fetches a missing CIFAR data set first.
+    ``log`` sends each epoch to a live log (TensorBoard, W&B: :mod:`nasbench_sd.loggers`).
     """
     from nasbench_sd.data import load_search_data
 
@@ -51,14 +53,15 @@ def run_search(cfg: RunConfig, out: str | Path, data_root: str | Path | None = N
         data = load_search_data(s.dataset, data_root, s.split, limit=s.train_limit or None, device=cfg.device,
                                 download=download)
     run = RunDir(out)
+    logger = open_logger(log, run, cfg)  # a missing logging package fails here; nothing is written yet
     ensure_writable_dir(run.path)
-    with directory_lock(run.path):
+    with directory_lock(run.path), logger:
         has_checkpoint = run.prepare(cfg.to_dict(), resume)
-        return _search(cfg, method, run, has_checkpoint, quiet, data, max_steps)
+        return _search(cfg, method, run, has_checkpoint, quiet, data, max_steps, logger)
 
 
 def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: bool, quiet: bool, data: Any,
-            max_steps: int | None) -> dict[str, Any]:
+            max_steps: int | None, logger: RunLogger) -> dict[str, Any]:
     from nasbench_sd.benchmark import get_benchmark
     from nasbench_sd.data import SearchLoader
     from nasbench_sd.nn.supernet import SuperNet
@@ -114,6 +117,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
                                time.perf_counter() - t0, cfg, data, net)
         records.append(record)
         run.append_metrics(record)
+        logger.epoch(record)  # the live log, before the checkpoint (nasbench_sd/loggers/base.py says why)
         run.save_checkpoint({"epoch": epoch, **{k: v.state_dict() for k, v in parts.items()},
                              "torch_rng": torch.get_rng_state(), "records": records,
                              "elapsed": elapsed_before + time.time() - started, "code_revisions": revisions})
