@@ -17,7 +17,7 @@ import sys
 import click
 
 from nasbench_sd import __version__
-from nasbench_sd.errors import RunError, UserError
+from nasbench_sd.errors import RunError, Terminated, UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,10 +38,6 @@ def fail(message: str) -> None:
     """Print one error line and exit 2."""
     click.echo(f"nasbench-sd: error: {message}", err=True)
     sys.exit(2)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: stop as on Ctrl-C (every ``finally`` runs, work is kept)."""
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -22,6 +22,9 @@ def _run_options(f):
         click.option("--no-download", is_flag=True, help=NO_DOWNLOAD_HELP),
         click.option("--workers", "-w", type=int, default=None,
                      help="Runs at once, each in its own process [local: 1; ray: all that the cluster fits]."),
+        click.option("--retries", type=int, default=2, show_default=True,
+                     help="Start a run again (from its last checkpoint) up to this many times when its worker "
+                          "dies (killed, the OOM killer, a device error, a lost Ray node)."),
         click.option("--threads", type=int, default=1, show_default=True,
                      help="torch CPU threads per run. CPU results depend on it, so it is fixed rather than "
                           "derived from --workers; use --workers to fill the cores."),
@@ -70,7 +73,7 @@ def choose(preset: str | None, device: str, workers, executor: str, ray_address)
 
 
 def execute(groups, seeds, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,
-            extra=None, download=True) -> dict:
+            extra=None, download=True, retries=2) -> dict:
     """Plan (validating everything), run, and print a one-line summary; exit 1 if runs failed.
     ``preset`` and ``device`` are resolved (:func:`choose`)."""
     from nasbench_sd.errors import RunError
@@ -81,7 +84,7 @@ def execute(groups, seeds, preset, out, data_root, workers, threads, executor, r
                            threads=threads, download=download)
     counts = plan.counts()
     try:
-        manifest = run_experiment(plan, executor, workers, ray_address, quiet, extra)
+        manifest = run_experiment(plan, executor, workers, ray_address, quiet, extra, retries)
     except RunError as e:
         click.echo(f"nasbench-sd: error: {e}", err=True)
         sys.exit(1)
@@ -95,8 +98,8 @@ def execute(groups, seeds, preset, out, data_root, workers, threads, executor, r
 @click.option("--method", "-m", "methods", required=True, help="Method or comma-separated methods: sd-darts,gdas.")
 @click.option("--out", default=None, help="Experiment directory [results/<preset>].")
 @_run_options
-def run(methods, out, seeds, preset, sets, data_root, no_download, workers, threads, executor, ray_address, device,
-        quiet):
+def run(methods, out, seeds, preset, sets, data_root, no_download, workers, retries, threads, executor, ray_address,
+        device, quiet):
     """Search with every (method, seed): results/<experiment>/<method>/seed-<n>/.
 
     Finished runs are skipped, unfinished ones resumed; all input is checked
@@ -110,7 +113,7 @@ def run(methods, out, seeds, preset, sets, data_root, no_download, workers, thre
     preset, device = choose(preset, device, workers, executor, ray_address)
     out = out or f"results/{preset}"
     execute(method_groups(names, set_map), seed_list, preset, out, data_root, workers, threads, executor,
-            ray_address, device, quiet, download=not no_download)
+            ray_address, device, quiet, download=not no_download, retries=retries)
     click.echo(f"next: nasbench-sd table {out} && nasbench-sd plot {out}")
 
 
@@ -192,8 +195,8 @@ def plot(results_dir, out, ops_of, split, methods):
 @click.option("--values", "values", required=True, help="Comma-separated values, e.g. 0,5,10.")
 @click.option("--out", default=None, help="Experiment directory [results/<preset>-<method>-<param>].")
 @_run_options
-def ablate(method, param, values, out, seeds, preset, sets, data_root, no_download, workers, threads, executor,
-           ray_address, device, quiet):
+def ablate(method, param, values, out, seeds, preset, sets, data_root, no_download, workers, retries, threads,
+           executor, ray_address, device, quiet):
     """Run a method for each value of one setting (results/<experiment>/<method>-<param>=<value>/seed-<n>/),
     then write ablation-<param>.csv and a plot of final accuracy vs the value."""
     from nasbench_sd.config import parse_sets
@@ -207,7 +210,7 @@ def ablate(method, param, values, out, seeds, preset, sets, data_root, no_downlo
     out = out or f"results/{preset}-{method}-{param}"
     execute(groups, seed_list, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,
             extra={"ablation": {"method": method, "param": param, "key": key, "values": value_list}},
-            download=not no_download)
+            download=not no_download, retries=retries)
     for p in summarize_ablation(out, method, param, key, value_list, groups):
         click.echo(str(p))
 

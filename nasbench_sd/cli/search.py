@@ -32,7 +32,6 @@ def search(method, preset, seed, sets, data_root, no_download, out, resume, devi
     from nasbench_sd.config import build_run_config, parse_sets
     from nasbench_sd.method_sets import scope_sets
     from nasbench_sd.runtime import choice_line, default_preset, resolve_device, set_threads
-    from nasbench_sd.search import run_search
 
     set_threads(threads)
     sets_ = scope_sets([method], parse_sets(sets))[method]
@@ -41,12 +40,30 @@ def search(method, preset, seed, sets, data_root, no_download, out, resume, devi
     cfg = build_run_config(method, chosen, seed, sets_, device=resolved)
     click.echo(choice_line(chosen, preset is not None, resolved, device != "auto"))
     out = out or f"runs/{method}/seed-{seed}"
-    result = run_search(cfg, out, data_root=data_root, resume=resume, quiet=quiet, download=not no_download)
+    result = _search_until_stopped(cfg, out, data_root, resume, quiet, not no_download)
     b = result["benchmark"]
     click.echo(f"cell   {result['cell']}  (index {result['index']}, {result['num_parameter_free']} parameter-free ops)")
     click.echo(f"NB201  C10 {b['c10_valid']:.2f}/{b['c10_test']:.2f}  C100 {b['c100_valid']:.2f}/{b['c100_test']:.2f}"
                f"  IN16 {b['in16_valid']:.2f}/{b['in16_test']:.2f}  (valid/test, hp=200)")
     click.echo(f"run    {out}  ({result['wall_time_s']:.1f} s)")
+
+
+def _search_until_stopped(cfg, out, data_root, resume: bool, quiet: bool, download: bool) -> dict:
+    """run_search; SIGTERM or Ctrl-C stop it at the next step with a checkpoint, then
+    end the command as the signal would (the usual one line, exit 143 or 130)."""
+    import signal
+
+    from nasbench_sd.errors import Stopped, Terminated
+    from nasbench_sd.search import run_search
+    from nasbench_sd.search.stop import StopRequest, stop_on_signals
+
+    stop = StopRequest()
+    try:
+        with stop_on_signals(stop):
+            return run_search(cfg, out, data_root=data_root, resume=resume, quiet=quiet, download=download,
+                              stop=stop)
+    except Stopped:
+        raise (Terminated() if stop.signum == signal.SIGTERM else KeyboardInterrupt()) from None
 
 
 @click.command()

@@ -19,9 +19,14 @@ from nasbench_sd.errors import UserError
 from nasbench_sd.experiments.layout import MANIFEST
 from nasbench_sd.io import atomic_write_json
 
-#: Per-run states: pending (queued), running (sent to a worker), finished, skipped
-#: (finished by an earlier invocation), failed, interrupted.
+#: Per-run states: pending (queued, or waiting for another attempt), running (sent to
+#: a worker), finished, skipped (finished by an earlier invocation), failed (on
+#: every attempt), interrupted.
 RUN_STATES = ("pending", "running", "finished", "skipped", "failed", "interrupted")
+
+#: How an attempt ended (``outcome`` of an entry of a run's ``attempts``): finished,
+#: failed, interrupted (this invocation was stopped), or a kind of
+#: :data:`nasbench_sd.experiments.worker.KINDS` (died, stopped, out-of-memory, ...).
 
 
 def now() -> str:
@@ -85,11 +90,30 @@ class Manifest:
         """Update one run's entry (created if new)."""
         self.data["runs"].setdefault(key, {}).update(fields)
 
+    def start_attempt(self, key: str, resumed: bool) -> None:
+        """A run was sent to a worker: status running, and a new entry in its
+        ``attempts`` (kept across invocations; ``invocation`` = this one's start)."""
+        entry = self.data["runs"].setdefault(key, {})
+        attempts = entry.setdefault("attempts", [])
+        attempts.append({"attempt": len(attempts) + 1, "invocation": self.data["started"], "started": now(),
+                         "ended": None, "resumed": bool(resumed), "outcome": None, "reason": None})
+        entry["status"] = "running"
+
+    def end_attempt(self, key: str, outcome: dict[str, Any], retried: bool) -> None:
+        """Close the run's open attempt with how it ended and why (``retried``: another follows)."""
+        attempt = self.data["runs"][key]["attempts"][-1]
+        ended = "finished" if outcome.get("status") == "finished" else outcome.get("kind") or "failed"
+        attempt.update(ended=now(), outcome=ended, reason=outcome.get("error"), retried=retried,
+                       **({"gpu": outcome["gpu"]} if outcome.get("gpu") is not None else {}))
+
     def finish(self, status: str) -> None:
         """Mark the invocation finished with ``status`` (finished, failed, interrupted)."""
         for entry in self.data["runs"].values():
             if status == "interrupted" and entry.get("status") in ("pending", "running"):
                 entry["status"] = "interrupted"
+            for attempt in entry.get("attempts", []):
+                if attempt.get("ended") is None:
+                    attempt.update(ended=now(), outcome="interrupted")
         self.data.update(finished=now(), status=status)
         self.write()
 
