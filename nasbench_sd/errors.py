@@ -39,7 +39,12 @@ class OutOfMemoryRunError(RunError):
 
 class Stopped(Exception):
     """A search stopped on request (a signal, a time budget) at a step boundary,
-    after its checkpoint was written: ``--resume`` continues it exactly."""
+    after its checkpoint was written: ``--resume`` continues it exactly.
+    ``signum``: the signal that asked for the stop, when the caller knows it."""
+
+    def __init__(self, message: str, signum: int | None = None):
+        super().__init__(message)
+        self.signum = signum
 
 
 class Terminated(KeyboardInterrupt):

@@ -50,10 +50,8 @@ def search(method, preset, seed, sets, data_root, no_download, out, resume, devi
 
 def _search_until_stopped(cfg, out, data_root, resume: bool, quiet: bool, download: bool) -> dict:
     """run_search; SIGTERM or Ctrl-C stop it at the next step with a checkpoint, then
-    end the command as the signal would (the usual one line, exit 143 or 130)."""
-    import signal
-
-    from nasbench_sd.errors import Stopped, Terminated
+    the command ends as on the signal (the usual one line, exit 143 or 130)."""
+    from nasbench_sd.errors import Stopped
     from nasbench_sd.search import run_search
     from nasbench_sd.search.stop import StopRequest, stop_on_signals
 
@@ -62,8 +60,8 @@ def _search_until_stopped(cfg, out, data_root, resume: bool, quiet: bool, downlo
         with stop_on_signals(stop):
             return run_search(cfg, out, data_root=data_root, resume=resume, quiet=quiet, download=download,
                               stop=stop)
-    except Stopped:
-        raise (Terminated() if stop.signum == signal.SIGTERM else KeyboardInterrupt()) from None
+    except Stopped as e:
+        raise Stopped(str(e), stop.signum) from None
 
 
 @click.command()
