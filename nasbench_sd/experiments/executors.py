@@ -99,17 +99,23 @@ class _Slot:
     gpu: str | None
     process: Any = None
     conn: Any = None
-    task: RunTask | None = None
+    ready: bool = False  # the worker said it is up (its imports done)
+    task: RunTask | None = None  # the run handed to it
+    started: bool = False  # the worker said it began that run
 
 
 class PoolExecutor:
     """``workers`` separate processes (spawned, so CUDA and threads are safe), one
     run at a time each; a worker loads the search data once and keeps them for
     its next runs. A worker that dies (SIGKILL, the OOM killer, a crash) is
-    replaced by a fresh process: only ITS run is affected, reported with kind
-    ``died`` and ``retry``; queued runs wait here, never in a dead worker. With
-    ``--device cuda`` each worker slot is pinned to one GPU (:func:`gpu_slots`),
-    its replacements too."""
+    replaced by a fresh process: only the run it had begun is affected, reported
+    with kind ``died`` and ``retry``. A run goes to a worker only once that worker
+    says it is up, and counts as begun only once the worker says so: a worker that
+    dies while starting, idle, or before beginning its run costs no run anything
+    (a run handed to it goes to the next worker). With ``--device cuda`` each
+    worker slot is pinned to one GPU (:func:`gpu_slots`), its replacements too.
+
+    Messages from a worker: ``{"ready": pid}``, ``{"started": key}``, then the outcome."""
 
     inline = False
     #: Seconds a stopping run gets to write its checkpoint (at its next step) before its worker is killed.
@@ -138,9 +144,12 @@ class PoolExecutor:
                                          name=f"nasbench-sd-worker-{slot.index}")
         slot.process.start()
         child.close()
-        slot.conn, slot.task = parent, None
+        slot.conn, slot.ready, slot.task, slot.started = parent, False, None, False
 
     def _replace(self, slot: _Slot) -> None:
+        """A fresh worker in ``slot``; a run handed to the old one but not begun goes back to the queue."""
+        if slot.task is not None and not slot.started:
+            self._queue.appendleft(slot.task)
         slot.conn.close()
         if slot.process.is_alive():
             slot.process.kill()
@@ -157,49 +166,65 @@ class PoolExecutor:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        """Hand queued runs to idle workers (a worker found dead while idle is replaced first)."""
+        """Hand queued runs to idle workers that are up (a dead one is replaced instead)."""
         for slot in self._slots:
-            if not self._queue or slot.task is not None:
+            if not self._queue or slot.task is not None or not slot.ready:
                 continue
             if not slot.process.is_alive():
                 self._replace(slot)
-            task = self._queue.popleft()
+                continue
+            slot.task, slot.started = self._queue.popleft(), False
             try:
-                slot.conn.send(task)
-                slot.task = task
-            except OSError:  # died just now: the run waits for the replacement
-                self._queue.appendleft(task)
+                slot.conn.send(slot.task)
+            except OSError:  # died just now: the run waits for the next worker
                 self._replace(slot)
 
     def wait(self, timeout: float) -> list[tuple[RunTask, dict[str, Any]]]:
         from multiprocessing.connection import wait
 
         self._dispatch()
-        busy = [s for s in self._slots if s.task is not None]
-        if not busy:
+        watched = [s for s in self._slots if s.task is not None or not s.ready]
+        if not watched:
             return []
-        ready = set(wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout))
+        ready = set(wait([s.conn for s in watched] + [s.process.sentinel for s in watched], timeout=timeout))
         out = []
-        for slot in busy:
-            if slot.conn in ready or slot.process.sentinel in ready:
-                task, outcome = slot.task, self._receive(slot)
-                slot.task = None
-                out.append((task, outcome))
-                if outcome.get("kind") in ("died", "device-error"):
+        for slot in watched:
+            if slot.conn not in ready and slot.process.sentinel not in ready:
+                continue
+            message = self._receive(slot)
+            if message is None and not slot.started:  # gone while starting, idle, or before its run began
+                self._replace(slot)
+            elif message is None:
+                out.append((slot.task, self._died(slot)))
+                self._replace(slot)
+            elif "ready" in message:
+                slot.ready = True
+            elif "started" in message:
+                slot.started = True
+            else:
+                out.append((slot.task, message))
+                slot.task, slot.started = None, False
+                if message.get("kind") == "device-error":  # its worker has ended: a fresh one takes over
                     self._replace(slot)
         self._dispatch()
         return out
 
-    def _receive(self, slot: _Slot) -> dict[str, Any]:
-        """The outcome the worker sent, or a ``died`` one if it ended without sending one."""
+    @staticmethod
+    def _receive(slot: _Slot) -> dict[str, Any] | None:
+        """The worker's next message, or None if it is gone."""
         try:
             if slot.conn.poll():
                 return slot.conn.recv()
         except (EOFError, OSError):
             pass
+        return None
+
+    @staticmethod
+    def _died(slot: _Slot) -> dict[str, Any]:
         slot.process.join(5)
         assert slot.task is not None
-        return {"key": slot.task.key, "status": "failed", "result": None, "kind": "died", "retry": True,
+        task, slot.task, slot.started = slot.task, None, False
+        return {"key": task.key, "status": "failed", "result": None, "kind": "died", "retry": True,
                 "error": f"worker process {slot.process.pid} {exit_reason(slot.process.exitcode)} during the run"}
 
     def close(self) -> None:
@@ -223,13 +248,31 @@ class PoolExecutor:
                 slot.process.join()
 
 
+def lock_stamp(run_dir: str) -> tuple[int, bytes] | None:
+    """The run directory's lock file as last taken (its mtime and the holder's pid), or None."""
+    try:
+        p = os.path.join(run_dir, ".lock")
+        with open(p, "rb") as f:
+            return os.stat(p).st_mtime_ns, f.read()
+    except OSError:
+        return None
+
+
 class RayExecutor:
     """One Ray task per run: ``num_gpus=1`` when the device is CUDA, else
     ``num_cpus`` = the run's torch threads. Connects to ``address`` (or
     ``$RAY_ADDRESS``), else starts a local Ray instance. A cluster without GPU
-    resources asked for CUDA is refused at once (its tasks would wait forever)."""
+    resources asked for CUDA is refused at once (its tasks would wait forever).
+
+    A task whose worker or node died is reported ``died`` (worth a retry) if its
+    run had begun: its run directory's lock was taken since it was submitted.
+    If not (the worker died while starting, or before it took the run up), the
+    task is sent again here, unreported, up to :attr:`UNSTARTED_RESUBMITS` times.
+    (Without a shared file system the driver cannot see the lock: every death
+    then counts.)"""
 
     inline = False
+    UNSTARTED_RESUBMITS = 5
 
     def __init__(self, device: str, address: str | None, threads: int):
         try:
@@ -256,7 +299,9 @@ class RayExecutor:
             self._require_gpus(address)
         options = {"num_gpus": 1, "num_cpus": 1} if device.startswith("cuda") else {"num_cpus": max(1, threads)}
         self._remote = ray.remote(execute_task).options(max_retries=0, **options)
-        self._refs: dict[Any, RunTask] = {}
+        self._refs: dict[Any, tuple[RunTask, tuple[int, bytes] | None, int]] = {}
+        #: tasks sent again because their worker died before their run began
+        self.resubmitted = 0
 
     def _require_gpus(self, address: str | None) -> None:
         gpus = float(self._ray.cluster_resources().get("GPU", 0))
@@ -267,8 +312,8 @@ class RayExecutor:
             raise UserError(f"--device cuda, but {where} has no GPU resources (start Ray on GPU nodes, "
                             "or use --device cpu)")
 
-    def submit(self, task: RunTask) -> None:
-        self._refs[self._remote.remote(task)] = task
+    def submit(self, task: RunTask, resent: int = 0) -> None:
+        self._refs[self._remote.remote(task)] = (task, lock_stamp(task.path), resent)
 
     def wait(self, timeout: float) -> list[tuple[RunTask, dict[str, Any]]]:
         if not self._refs:
@@ -276,10 +321,14 @@ class RayExecutor:
         done, _ = self._ray.wait(list(self._refs), num_returns=1, timeout=timeout)
         out = []
         for ref in done:
-            task = self._refs.pop(ref)
+            task, stamp, resent = self._refs.pop(ref)
             try:
                 outcome = self._ray.get(ref)
             except Exception as e:  # noqa: BLE001 - a worker or node died (execute_task itself never raises)
+                if lock_stamp(task.path) == stamp and resent < self.UNSTARTED_RESUBMITS:  # its run never began
+                    self.resubmitted += 1
+                    self.submit(task, resent + 1)
+                    continue
                 outcome = {"key": task.key, "status": "failed", "result": None, "kind": "died", "retry": True,
                            "error": f"Ray task failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}"}
             out.append((task, outcome))

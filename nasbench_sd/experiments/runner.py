@@ -191,7 +191,7 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
             else:
                 manifest.set_run(r.task.key, **base, status="pending", resumed=r.state == "resume", error=None)
                 todo.append(r)
-        manifest.write()
+        manifest.write(force=True)
         limit = len(todo) if (executor == "ray" and not workers) else max(1, workers or 1)
         progress = ExperimentProgress(len(plan.runs), len(plan.runs) - len(todo), quiet, ex.inline)
         status = "interrupted"
@@ -239,6 +239,7 @@ def _schedule(todo: list[PlannedRun], ex, manifest: Manifest, progress, limit: i
                 continue
             _record(manifest, task, outcome)
             progress.finished(task, outcome)
+        manifest.flush()
         progress.poll()
 
 

@@ -91,22 +91,27 @@ def init_pool_worker(gpu: str | None = None) -> None:
 
 
 def pool_worker_main(conn: Any, gpu: str | None = None) -> None:
-    """A pool worker: run each :class:`RunTask` received on ``conn`` and send back its
-    outcome, until the connection closes. After a device error the process ends
-    (its CUDA context may be broken): the pool starts a fresh one."""
+    """A pool worker: say it is up, then for each :class:`RunTask` received on ``conn``
+    say it began and send back its outcome, until the connection closes. After a
+    device error the process ends (its CUDA context may be broken): the pool
+    starts a fresh one."""
     init_pool_worker(gpu)
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):  # the driver closed the pool
-            return
-        outcome = execute_task(task)
-        try:
+    import nasbench_sd.search.loop  # noqa: F401 - torch and the search code, before the worker says it is up
+
+    try:
+        conn.send({"ready": os.getpid()})
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:  # the driver closed the pool
+                return
+            conn.send({"started": task.key})
+            outcome = execute_task(task)
             conn.send(outcome)
-        except (BrokenPipeError, OSError):  # the driver is gone or stopping; the run's files are written
-            return
-        if outcome.get("kind") == "device-error":
-            return
+            if outcome.get("kind") == "device-error":
+                return
+    except OSError:  # the driver is gone or stopping (a run's files are written before its outcome is sent)
+        return
 
 
 def pinned_gpu() -> str | None:
