@@ -162,12 +162,12 @@ def check(root: Path, seeds: range) -> dict:
             "manifest": manifest["status"]}
 
 
-def timed(args: list[str], repeat: int = 3) -> tuple[float, str]:
+def timed(args: list[str], repeat: int = 3, command: list[str] = NASBENCH_SD) -> tuple[float, str]:
     """Median wall time of a command (a fresh process each time) and its last output."""
     times, out = [], ""
     for _ in range(repeat):
         t0 = time.perf_counter()
-        r = subprocess.run([*NASBENCH_SD, *args], capture_output=True, text=True, timeout=600)
+        r = subprocess.run([*command, *args], capture_output=True, text=True, timeout=600)
         times.append(time.perf_counter() - t0)
         if r.returncode != 0:
             raise SystemExit(f"{' '.join(args)} failed: {r.stderr[-2000:]}")
@@ -207,6 +207,7 @@ def main() -> None:
     t_status, _ = timed(["status", str(root)])
     t_status_json, _ = timed(["status", str(root), "--json"])
     t_table, _ = timed(["table", str(root), "--no-published", "--no-best", "--out", str(root.parent / "table")])
+    t_torch, _ = timed(["-c", "import torch"], command=[sys.executable])
     lines = [
         "# Retries under load: workers killed at random",
         "",
@@ -242,6 +243,11 @@ def main() -> None:
         f"| `nasbench-sd status DIR` | {t_status:.2f} |",
         f"| `nasbench-sd status DIR --json` | {t_status_json:.2f} |",
         f"| `nasbench-sd table DIR --no-published --no-best` | {t_table:.2f} |",
+        f"| for scale: `python -c 'import torch'` | {t_torch:.2f} |",
+        "",
+        "`status` reads only JSON files and no longer imports torch (it did, through `nasbench_sd.search`, until "
+        "this benchmark was written: each call then cost at least the last row); `table` still imports it, through "
+        "the method registry it needs for each group's settings.",
         "",
     ]
     write_report("retry_load.md", lines)

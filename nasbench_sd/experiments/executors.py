@@ -10,7 +10,9 @@ Every executor has the same small interface, used by the runner's one loop::
 
 ``inline`` is True when runs execute in this process (their own per-run
 progress bar is drawn directly); otherwise the runner draws per-run bars from
-the runs' metrics files.
+the runs' metrics files. An outcome whose worker died (a process killed, a lost
+Ray node) has kind ``died`` and ``retry`` True; the runner decides whether to
+submit the run again (``--retries``), resuming from its checkpoint.
 """
 
 from __future__ import annotations
