@@ -18,14 +18,14 @@ _MAGIC = b"NBSD1\n"
 _FAULT_VAR = "NASBENCH_SD_FAULT"
 
 
-def fault_point(place: str) -> None:
-    """A named place where tests may kill the process (no effect unless the
-    environment variable NASBENCH_SD_FAULT is set; see
-    :mod:`nasbench_sd.testing.faults`)."""
+def fault_point(place: str, where: str | Path | None = None) -> None:
+    """A named place (inside directory ``where``, e.g. a run directory) where tests
+    may kill the process or raise an error in it (no effect unless the environment
+    variable NASBENCH_SD_FAULT is set; see :mod:`nasbench_sd.testing.faults`)."""
     if _FAULT_VAR in os.environ:
         from nasbench_sd.testing.faults import inject
 
-        inject(place)
+        inject(place, where)
 
 #: errno values meaning "no room left": the disk is full, or the user's quota is spent.
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -70,7 +70,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            fault_point(f"written/{path.name}")  # temp file complete, not yet renamed
+            fault_point(f"written/{path.name}", path.parent)  # temp file complete, not yet renamed
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

@@ -19,8 +19,10 @@ from nasbench_sd.methods.sddarts import SDDarts
 from nasbench_sd.testing import (
     CONTRACT_CHECKS,
     check_arch_gradients,
+    check_checkpoint_safe,
     check_deterministic,
     check_edge_weights,
+    check_midepoch_resume,
     check_own_term,
     check_state_roundtrip,
     contract_case_id,
@@ -159,13 +161,37 @@ class OnceDifferentiable(DartsV1):
         return _OnceSoftmax.apply(self.alpha), None
 
 
+class NumpyRngDarts(DartsV1):
+    """Keeps a numpy generator in its checkpoint (unpickling it would need numpy's classes)."""
+
+    name = "broken-numpy-state"
+
+    def state_dict(self):
+        import numpy as np
+
+        return {**super().state_dict(), "rng": np.random.default_rng(self.seed)}
+
+
+class CountingEpochStartGDAS(GDAS):
+    """Draws from its generator at every epoch start: a mid-epoch resume calls it twice."""
+
+    name = "broken-epoch-start"
+
+    def on_epoch_start(self, ctx):
+        super().on_epoch_start(ctx)
+        torch.rand(1, generator=self.gumbel_generator)
+
+
 @pytest.mark.parametrize("broken, check, message", [
+    (NumpyRngDarts, check_checkpoint_safe, "holds /rng: numpy.random._generator.Generator"),
+    (CountingEpochStartGDAS, check_midepoch_resume, "resuming in the middle of an epoch differs"),
     (ForgetfulSD, check_state_roundtrip, "resuming from state_dict differs from continuing"),
     (GlobalRngGDAS, check_deterministic, "two runs with seed 0 differ"),
     (DeadTermSD, check_own_term, "its own term changes nothing"),
     (FrozenArch, check_arch_gradients, "did not change in one step"),
     (OnceDifferentiable, check_edge_weights, "not twice differentiable"),
-], ids=["forgotten-state", "global-rng", "dead-term", "frozen-arch", "once-differentiable"])
+], ids=["numpy-state", "epoch-start-draws", "forgotten-state", "global-rng", "dead-term", "frozen-arch",
+        "once-differentiable"])
 def test_contract_catches_broken_methods(broken, check, message):
     with pytest.raises(AssertionError, match=message):
         check(broken)

@@ -3,7 +3,6 @@ CUDA in the driver, and clear refusals where no GPU can be had."""
 
 from __future__ import annotations
 
-import queue
 import time
 
 import pytest
@@ -32,35 +31,52 @@ def test_visible_gpus_follow_cuda_visible_devices(monkeypatch):
 def test_pool_worker_initializer_pins_one_gpu(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
     monkeypatch.setattr(worker, "_PINNED_GPU", None)
-    q: queue.Queue = queue.Queue()
-    q.put("2")
-    worker.init_pool_worker(q)
+    monkeypatch.setattr(worker, "die_with_parent", lambda: None)  # not this test process
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        worker.init_pool_worker("2")
+    finally:
+        signal.signal(signal.SIGINT, before)
     import os
 
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "2" and worker.pinned_gpu() == "2"
 
 
-def test_each_pool_worker_takes_its_own_gpu():
+def _random_tasks(tmp_path, n):
+    from nasbench_sd.config import build_run_config
+
+    return [worker.RunTask("random", s, str(tmp_path / f"seed-{s}"), build_run_config("random", "cpu", s, {}))
+            for s in range(n)]
+
+
+def _gpus_of_runs(ex, tasks) -> set:
+    for t in tasks:
+        ex.submit(t)
+    seen, deadline = {}, time.time() + 180
+    while len(seen) < len(tasks) and time.time() < deadline:
+        seen.update({t.key: o.get("gpu") for t, o in ex.wait(1.0)})
+    assert len(seen) == len(tasks)
+    return set(seen.values())
+
+
+def test_each_pool_worker_takes_its_own_gpu(tmp_path):
     ex = PoolExecutor(2, "cuda", gpus=["3", "5"])
     try:
         assert ex.gpu_slots == ["3", "5"]
-        futures = [ex._pool.submit(worker.pinned_gpu) for _ in range(4)]
-        seen = {f.result(timeout=120) for f in futures}
-        assert seen <= {"3", "5"} and seen
-        assert len(ex._pool._processes) == 2
-        deadline = time.time() + 120
-        while not ex._gpu_queue.empty() and time.time() < deadline:  # both workers took one GPU each
-            time.sleep(0.2)
-        assert ex._gpu_queue.empty()
+        # random search touches no GPU; each run reports the GPU its worker is pinned to
+        assert _gpus_of_runs(ex, _random_tasks(tmp_path, 4)) == {"3", "5"}
+        assert len(ex.worker_pids()) == 2
     finally:
         ex.close()
 
 
-def test_cpu_pool_pins_nothing():
+def test_cpu_pool_pins_nothing(tmp_path):
     ex = PoolExecutor(2, "cpu")
     try:
         assert ex.gpu_slots is None
-        assert ex._pool.submit(worker.pinned_gpu).result(timeout=120) is None
+        assert _gpus_of_runs(ex, _random_tasks(tmp_path, 1)) == {None}
     finally:
         ex.close()
 

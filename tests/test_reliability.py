@@ -17,7 +17,7 @@ from nasbench_sd.methods import get_method, register, unregister
 from nasbench_sd.search import run_search
 from nasbench_sd.search.rundir import RunDir
 from nasbench_sd.testing.contract import single_thread
-from nasbench_sd.testing.faults import fault_env, parse_fault
+from nasbench_sd.testing.faults import Fault, fault_env, parse_fault
 from searchkit import STATE, TINY, assert_same_end, run_search_process, tiny_config, tiny_data
 
 
@@ -151,13 +151,17 @@ def test_writer_killed_mid_write_leaves_old_content(tmp_path):
 
 
 def test_fault_specs():
-    assert parse_fault("step:5") == ("step", 5)
-    assert parse_fault("written/result.json") == ("written/result.json", 1)
-    assert parse_fault("checkpoint-rotated:2") == ("checkpoint-rotated", 2)
+    assert parse_fault("step:5") == Fault("step", 5)
+    assert parse_fault("written/result.json") == Fault("written/result.json", 1)
+    assert parse_fault("checkpoint-rotated:2") == Fault("checkpoint-rotated", 2)
+    assert parse_fault("step:2@darts-v1/seed-1=term") == Fault("step", 2, "darts-v1/seed-1", "term")
+    assert parse_fault("result-written@seed-0=oom") == Fault("result-written", 1, "seed-0", "oom")
     with pytest.raises(ValueError, match="unknown place 'nowhere'"):
         parse_fault("nowhere:3")
     with pytest.raises(ValueError, match="count must be >= 1"):
         parse_fault("step:0")
+    with pytest.raises(ValueError, match="unknown action 'explode'"):
+        parse_fault("step=explode")
 
 
 #: sd-darts on tiny data: 4 epochs of 3 steps; its teacher store is part of the checkpoint.

@@ -98,7 +98,8 @@ def choose(preset: str | None, device: str, echo: Echo = print, executor: str = 
 def search(method: str, preset: str | None = None, seed: int = 0, out: str | Path | None = None, *,
            data_root: str | Path | None = None, download: bool = True, resume: bool = False, device: str = "auto",
            threads: int = 1, log: str | None = None, log_dir: str | Path | None = None, progress: bool = True,
-           echo: Echo = print, sets: dict[str, Any] | Iterable[str] | None = None, **settings: Any):
+           echo: Echo = print, stop: Callable[[], bool] | None = None,
+           sets: dict[str, Any] | Iterable[str] | None = None, **settings: Any):
     """Search a cell with one method and one seed; returns the finished :class:`~nasbench_sd.api.views.Run`.
 
     ``preset``: paper | cpu | proxy (default: paper on CUDA, else cpu); ``out``: the run
@@ -107,8 +108,11 @@ def search(method: str, preset: str | None = None, seed: int = 0, out: str | Pat
     or ``log_dir``); ``data_root``: the folder holding ``cifar-10-batches-py/``
     (default ``$NASBENCH_SD_DATA``, else ``~/.cache/nasbench-sd/data``, downloaded
     there unless ``download=False``); ``echo``: where the chosen preset and device
-    are said (None: nowhere); ``progress``: the progress bar. Other keywords are
-    settings (``epochs=2``, ``lam=0.5``)."""
+    are said (None: nowhere); ``progress``: the progress bar; ``stop``: a callable
+    polled once per step (e.g. a :class:`~nasbench_sd.search.stop.StopRequest`):
+    once it answers True the run writes a checkpoint at that step and raises
+    :class:`~nasbench_sd.errors.Stopped` (``resume=True`` continues it exactly).
+    Other keywords are settings (``epochs=2``, ``lam=0.5``)."""
     from nasbench_sd.api.views import Run
     from nasbench_sd.method_sets import scope_sets
     from nasbench_sd.presets import build_run_config
@@ -122,7 +126,8 @@ def search(method: str, preset: str | None = None, seed: int = 0, out: str | Pat
     cfg = build_run_config(method, chosen, int(seed), scoped, device=resolved)
     out = Path(out) if out is not None else Path(DEFAULT_ROOT) / method / f"seed-{seed}"
     with torch_threads(threads):
-        run_search(cfg, out, data_root=data_root, resume=resume, quiet=not progress, download=download, log=spec)
+        run_search(cfg, out, data_root=data_root, resume=resume, quiet=not progress, download=download, log=spec,
+                   stop=stop)
     return Run(out)
 
 
@@ -144,8 +149,8 @@ def _seeds(seeds: int | str | Iterable[int]) -> list[int]:
 
 def run(methods: str | Iterable[str], seeds: int | str | Iterable[int] = 5, preset: str | None = None,
         out: str | Path | None = None, *, controls: bool = False, data_root: str | Path | None = None,
-        download: bool = True, workers: int | None = None, threads: int = 1, executor: str = "local",
-        ray_address: str | None = None, device: str = "auto", log: str | None = None,
+        download: bool = True, workers: int | None = None, retries: int = 2, threads: int = 1,
+        executor: str = "local", ray_address: str | None = None, device: str = "auto", log: str | None = None,
         log_dir: str | Path | None = None, progress: bool = True, echo: Echo = print,
         sets: dict[str, Any] | Iterable[str] | None = None, **settings: Any):
     """Search with every (method, seed) into ``out/<method>/seed-<n>/``; returns the
@@ -160,6 +165,8 @@ def run(methods: str | Iterable[str], seeds: int | str | Iterable[int] = 5, pres
     Finished runs are kept and reused (``echo`` says when another code revision or
     machine made them), unfinished ones resumed; all input is checked before the
     first run starts. ``workers``: runs at once, each in its own process;
+    ``retries``: attempts per run beyond the first when its worker dies (it
+    resumes from its checkpoint);
     ``executor``: local | ray. Raises :class:`~nasbench_sd.errors.RunError` when
     runs failed (after the others finished). Other arguments as in :func:`search`."""
     from nasbench_sd.experiments.runner import method_groups
@@ -174,14 +181,14 @@ def run(methods: str | Iterable[str], seeds: int | str | Iterable[int] = 5, pres
         if without:
             notes.append(f"no control declared (run alone): {', '.join(without)}")
     return _execute(groups, seed_list, preset, out, experiment_dir, extra=extra, notes=notes, data_root=data_root,
-                    download=download, workers=workers, threads=threads, executor=executor, ray_address=ray_address,
-                    device=device, log=log, log_dir=log_dir, progress=progress, echo=echo)
+                    download=download, workers=workers, retries=retries, threads=threads, executor=executor,
+                    ray_address=ray_address, device=device, log=log, log_dir=log_dir, progress=progress, echo=echo)
 
 
 def ablate(method: str, param: str, values: str | Iterable[Any], seeds: int | str | Iterable[int] = 5,
            preset: str | None = None, out: str | Path | None = None, *, data_root: str | Path | None = None,
-           download: bool = True, workers: int | None = None, threads: int = 1, executor: str = "local",
-           ray_address: str | None = None, device: str = "auto", log: str | None = None,
+           download: bool = True, workers: int | None = None, retries: int = 2, threads: int = 1,
+           executor: str = "local", ray_address: str | None = None, device: str = "auto", log: str | None = None,
            log_dir: str | Path | None = None, progress: bool = True, echo: Echo = print,
            sets: dict[str, Any] | Iterable[str] | None = None, **settings: Any):
     """Run ``method`` once for each value of ``param`` (``out/<method>-<param>=<value>/seed-<n>/``,
@@ -198,7 +205,8 @@ def ablate(method: str, param: str, values: str | Iterable[Any], seeds: int | st
     groups, key, value_list = ablation_groups(method, str(param), text, scoped)
     extra = {"ablation": {"method": method, "param": param, "key": key, "values": value_list}}
     exp = _execute(groups, seed_list, preset, out, lambda p: ablation_dir(p, method, param), extra=extra,
-                   data_root=data_root, download=download, workers=workers, threads=threads, executor=executor,
+                   data_root=data_root, download=download, workers=workers, retries=retries, threads=threads,
+                   executor=executor,
                    ray_address=ray_address, device=device, log=log, log_dir=log_dir, progress=progress, echo=echo)
     exp.ablation = summarize_ablation(exp.path, method, param, key, value_list, groups)
     return exp
@@ -206,7 +214,7 @@ def ablate(method: str, param: str, values: str | Iterable[Any], seeds: int | st
 
 def _execute(groups, seeds: list[int], preset: str | None, out, default_out: Callable[[str], str],
              extra: dict[str, Any] | None = None, notes: Iterable[str] = (), *,
-             data_root, download: bool, workers, threads: int, executor: str,
+             data_root, download: bool, workers, retries: int, threads: int, executor: str,
              ray_address, device: str, log, log_dir, progress: bool, echo: Echo):
     """Plan (validating everything), say what is reused, run; the Experiment."""
     from nasbench_sd.api.views import Experiment
@@ -229,5 +237,5 @@ def _execute(groups, seeds: list[int], preset: str | None, out, default_out: Cal
     if note and echo is not None:
         echo(note)
     with torch_threads(None):  # runs in this process (--workers 1) set their own count; the caller's comes back
-        run_experiment(plan, executor, workers, ray_address, not progress, extra)
+        run_experiment(plan, executor, workers, ray_address, not progress, extra, retries)
     return Experiment(plan.root, counts=plan.counts())

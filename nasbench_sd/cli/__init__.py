@@ -7,7 +7,8 @@ stays fast and never imports torch. :func:`main` turns every :class:`UserError` 
 usage error into ONE line on stderr and exit code 2, without a traceback; so
 is a full disk (ENOSPC/EDQUOT) wherever it strikes: finished work is kept.
 SIGTERM (``kill``, a batch scheduler's stop) is handled like Ctrl-C: runs
-stop, experiment.json says "interrupted", and the exit code is 143.
+stop (a search at its next step, after writing a checkpoint there),
+experiment.json says "interrupted", and the exit code is 143 (130 for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import click
 
 from nasbench_sd import __version__
-from nasbench_sd.errors import RunError, UserError
+from nasbench_sd.errors import RunError, Stopped, Terminated, UserError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,10 +40,6 @@ def fail(message: str) -> None:
     """Print one error line and exit 2."""
     click.echo(f"nasbench-sd: error: {message}", err=True)
     sys.exit(2)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: stop as on Ctrl-C (every ``finally`` runs, work is kept)."""
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -89,6 +86,8 @@ def _main(argv: list[str] | None) -> None:
         fail(str(disk_full_error(e.filename or "a file", e)))
     except KeyboardInterrupt as e:
         _interrupted(e)
+    except Stopped as e:  # a search stopped by a signal at a step, its checkpoint written
+        _interrupted(Terminated() if e.signum == signal.SIGTERM else KeyboardInterrupt())
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

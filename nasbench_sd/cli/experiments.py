@@ -20,6 +20,9 @@ def _run_options(f):
         click.option("--no-download", is_flag=True, help=NO_DOWNLOAD_HELP),
         click.option("--workers", "-w", type=int, default=None,
                      help="Runs at once, each in its own process [local: 1; ray: all that the cluster fits]."),
+        click.option("--retries", type=int, default=2, show_default=True,
+                     help="Start a run again (from its last checkpoint) up to this many times when its worker "
+                          "dies (killed, the OOM killer, a device error, a lost Ray node)."),
         click.option("--threads", type=int, default=1, show_default=True,
                      help="torch CPU threads per run. CPU results depend on it, so it is fixed rather than "
                           "derived from --workers; use --workers to fill the cores."),
@@ -49,8 +52,8 @@ def _summary(exp) -> None:
               help="Also run each method's control (its own idea off, all else equal: same preset, seeds and "
                    "protocol) as the group <method>-control; `table` then shows the paired effect of each idea.")
 @_run_options
-def run(methods, out, controls, seeds, preset, sets, data_root, no_download, workers, threads, executor, ray_address,
-        device, log, log_dir, quiet):
+def run(methods, out, controls, seeds, preset, sets, data_root, no_download, workers, retries, threads, executor,
+        ray_address, device, log, log_dir, quiet):
     """Search with every (method, seed): <out>/<method>/seed-<n>/ (out: runs/<preset>).
 
     Finished runs are skipped (the output says when another code revision or
@@ -60,8 +63,8 @@ def run(methods, out, controls, seeds, preset, sets, data_root, no_download, wor
     from nasbench_sd.api.runs import run as api_run
 
     exp = api_run(methods, seeds, preset, out, controls=controls, data_root=data_root, download=not no_download,
-                  workers=workers, threads=threads, executor=executor, ray_address=ray_address, device=device,
-                  log=log, log_dir=log_dir, progress=not quiet, echo=click.echo, sets=sets)
+                  workers=workers, retries=retries, threads=threads, executor=executor, ray_address=ray_address,
+                  device=device, log=log, log_dir=log_dir, progress=not quiet, echo=click.echo, sets=sets)
     _summary(exp)
     click.echo(f"next: nasbench-sd table {exp.path} && nasbench-sd plot {exp.path}")
 
@@ -127,15 +130,15 @@ def plot(results_dir, out, ops_of, split, methods):
 @click.option("--values", "values", required=True, help="Comma-separated values, e.g. 0,5,10.")
 @click.option("--out", default=None, help="Experiment directory [runs/<preset>-<method>-<param>].")
 @_run_options
-def ablate(method, param, values, out, seeds, preset, sets, data_root, no_download, workers, threads, executor,
-           ray_address, device, log, log_dir, quiet):
+def ablate(method, param, values, out, seeds, preset, sets, data_root, no_download, workers, retries, threads,
+           executor, ray_address, device, log, log_dir, quiet):
     """Run a method for each value of one setting (<out>/<method>-<param>=<value>/seed-<n>/),
     then write ablation-<param>.csv and a plot of final accuracy vs the value."""
     from nasbench_sd.api.runs import ablate as api_ablate
 
     exp = api_ablate(method, param, values, seeds, preset, out, data_root=data_root, download=not no_download,
-                     workers=workers, threads=threads, executor=executor, ray_address=ray_address, device=device,
-                     log=log, log_dir=log_dir, progress=not quiet, echo=click.echo, sets=sets)
+                     workers=workers, retries=retries, threads=threads, executor=executor, ray_address=ray_address,
+                     device=device, log=log, log_dir=log_dir, progress=not quiet, echo=click.echo, sets=sets)
     _summary(exp)
     for p in exp.ablation:
         click.echo(str(p))

@@ -42,10 +42,17 @@ def search(method, preset, seed, sets, data_root, no_download, out, resume, devi
     """Search a cell with one method and one seed; writes a run directory with
     config.json, metrics.jsonl (one record per epoch), checkpoints and result.json."""
     from nasbench_sd.api.runs import search as api_search
+    from nasbench_sd.errors import Stopped
+    from nasbench_sd.search.stop import StopRequest, stop_on_signals
 
-    r = api_search(method, preset, seed, out, data_root=data_root, download=not no_download, resume=resume,
-                   device=device, threads=threads, log=log, log_dir=log_dir, progress=not quiet, echo=click.echo,
-                   sets=sets)
+    stop = StopRequest()  # SIGTERM or Ctrl-C: a checkpoint at the next step, then the usual one line (143 or 130)
+    try:
+        with stop_on_signals(stop):
+            r = api_search(method, preset, seed, out, data_root=data_root, download=not no_download, resume=resume,
+                           device=device, threads=threads, log=log, log_dir=log_dir, progress=not quiet,
+                           echo=click.echo, stop=stop, sets=sets)
+    except Stopped as e:
+        raise Stopped(str(e), stop.signum) from None
     b, result = r.figures, r.result
     click.echo(f"cell   {r.cell}  (index {r.index}, {result['num_parameter_free']} parameter-free ops)")
     click.echo(f"NB201  C10 {b['c10_valid']:.2f}/{b['c10_test']:.2f}  C100 {b['c100_valid']:.2f}/{b['c100_test']:.2f}"

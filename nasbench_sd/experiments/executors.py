@@ -10,24 +10,29 @@ Every executor has the same small interface, used by the runner's one loop::
 
 ``inline`` is True when runs execute in this process (their own per-run
 progress bar is drawn directly); otherwise the runner draws per-run bars from
-the runs' metrics files.
+the runs' metrics files. An outcome whose worker died (a process killed, a lost
+Ray node) has kind ``died`` and ``retry`` True; the runner decides whether to
+submit the run again (``--retries``), resuming from its checkpoint.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from nasbench_sd.errors import UserError
-from nasbench_sd.experiments.worker import RunTask, execute_task, init_pool_worker
+from nasbench_sd.experiments.worker import RunTask, execute_task
 
 EXECUTORS = ("local", "ray")
 
 
 class SerialExecutor:
     """Runs one task at a time in this process (``--workers 1``); the search data
-    stay loaded between runs."""
+    stay loaded between runs. A run stopped by SIGTERM or Ctrl-C (at a step, with
+    its checkpoint) stops the experiment as the signal would have."""
 
     inline = True
 
@@ -38,10 +43,17 @@ class SerialExecutor:
         self._queue.append(task)
 
     def wait(self, timeout: float) -> list[tuple[RunTask, dict[str, Any]]]:
+        import signal
+
+        from nasbench_sd.errors import Terminated
+
         if not self._queue:
             return []
         task = self._queue.popleft()
-        return [(task, execute_task(task))]
+        outcome = execute_task(task)
+        if outcome.get("kind") == "stopped":  # the signal was meant for this process
+            raise Terminated() if outcome.get("signal") == signal.SIGTERM else KeyboardInterrupt()
+        return [(task, outcome)]
 
     def close(self) -> None:
         self._queue.clear()
@@ -69,85 +81,200 @@ def gpu_slots(workers: int, device: str, gpus: list[str]) -> list[str] | None:
     return [gpus[k % len(gpus)] for k in range(workers)]
 
 
+def exit_reason(exitcode: int | None) -> str:
+    """How a worker process ended, in words (negative exit codes are signals)."""
+    import signal
+
+    if exitcode is None:
+        return "stopped answering"
+    if exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        return f"was killed by {name}" + (", as the kernel's out-of-memory killer does" if name == "SIGKILL" else "")
+    return f"exited with code {exitcode}"
+
+
+@dataclass
+class _Slot:
+    """One worker of a :class:`PoolExecutor`: its process, its pipe, its run."""
+
+    index: int
+    gpu: str | None
+    process: Any = None
+    conn: Any = None
+    ready: bool = False  # the worker said it is up (its imports done)
+    task: RunTask | None = None  # the run handed to it
+    started: bool = False  # the worker said it began that run
+
+
 class PoolExecutor:
-    """``workers`` separate processes (spawned, so CUDA and threads are safe); each
-    loads the search data once and keeps it for its next runs. With ``--device
-    cuda`` each worker is pinned to one GPU (:func:`gpu_slots`)."""
+    """``workers`` separate processes (spawned, so CUDA and threads are safe), one
+    run at a time each; a worker loads the search data once and keeps them for
+    its next runs. A worker that dies (SIGKILL, the OOM killer, a crash) is
+    replaced by a fresh process: only the run it had begun is affected, reported
+    with kind ``died`` and ``retry``. A run goes to a worker only once that worker
+    says it is up, and counts as begun only once the worker says so: a worker that
+    dies while starting, idle, or before beginning its run costs no run anything
+    (a run handed to it goes to the next worker). With ``--device cuda`` each
+    worker slot is pinned to one GPU (:func:`gpu_slots`), its replacements too.
+
+    Messages from a worker: ``{"ready": pid}``, ``{"started": key}``, then the outcome."""
 
     inline = False
+    #: Seconds a stopping run gets to write its checkpoint (at its next step) before its worker is killed.
+    STOP_GRACE_S = 60.0
 
     def __init__(self, workers: int, device: str = "cpu", gpus: list[str] | None = None):
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
-        ctx = multiprocessing.get_context("spawn")
+        self._ctx = multiprocessing.get_context("spawn")
         slots = gpu_slots(workers, device, visible_gpus() if gpus is None and device == "cuda" else gpus or [])
-        queue = None
-        if slots is not None:
-            queue = ctx.Queue()
-            for gpu in slots:
-                queue.put(gpu)
-        #: the GPU of each worker, in start order (None: not pinned)
+        #: the GPU of each worker slot (None: not pinned)
         self.gpu_slots = slots
-        self._gpu_queue = queue
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_pool_worker,
-                                         initargs=(queue,))
-        self._futures: dict[Any, RunTask] = {}
-        #: runs refused because the pool broke (a worker died), reported by the next wait()
-        self._refused: list[tuple[RunTask, dict[str, Any]]] = []
+        self._slots = [_Slot(k, None if slots is None else slots[k]) for k in range(workers)]
+        self._queue: deque[RunTask] = deque()
+        #: worker processes started to replace dead ones
+        self.replaced = 0
+        self._closed = False
+        for slot in self._slots:
+            self._start(slot)
+
+    def _start(self, slot: _Slot) -> None:
+        from nasbench_sd.experiments.worker import pool_worker_main
+
+        parent, child = self._ctx.Pipe()
+        slot.process = self._ctx.Process(target=pool_worker_main, args=(child, slot.gpu), daemon=True,
+                                         name=f"nasbench-sd-worker-{slot.index}")
+        slot.process.start()
+        child.close()
+        slot.conn, slot.ready, slot.task, slot.started = parent, False, None, False
+
+    def _replace(self, slot: _Slot) -> None:
+        """A fresh worker in ``slot``; a run handed to the old one but not begun goes back to the queue."""
+        if slot.task is not None and not slot.started:
+            self._queue.appendleft(slot.task)
+        slot.conn.close()
+        if slot.process.is_alive():
+            slot.process.kill()
+        slot.process.join()
+        self.replaced += 1
+        self._start(slot)
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the workers now (for tests and benchmarks that kill them)."""
+        return [s.process.pid for s in self._slots]
 
     def submit(self, task: RunTask) -> None:
-        from concurrent.futures.process import BrokenProcessPool
+        self._queue.append(task)
+        self._dispatch()
 
-        try:
-            self._futures[self._pool.submit(execute_task, task)] = task
-        except BrokenProcessPool as e:  # an earlier worker died abruptly: this run fails, the others go on
-            self._refused.append((task, {"key": task.key, "status": "failed", "result": None,
-                                         "error": f"not started, the worker pool broke: {e}"}))
+    def _dispatch(self) -> None:
+        """Hand queued runs to idle workers that are up (a dead one is replaced instead)."""
+        for slot in self._slots:
+            if not self._queue or slot.task is not None or not slot.ready:
+                continue
+            if not slot.process.is_alive():
+                self._replace(slot)
+                continue
+            slot.task, slot.started = self._queue.popleft(), False
+            try:
+                slot.conn.send(slot.task)
+            except OSError:  # died just now: the run waits for the next worker
+                self._replace(slot)
 
     def wait(self, timeout: float) -> list[tuple[RunTask, dict[str, Any]]]:
-        from concurrent.futures import FIRST_COMPLETED, wait
+        from multiprocessing.connection import wait
 
-        if self._refused:
-            out, self._refused = self._refused, []
-            return out
-        if not self._futures:
+        self._dispatch()
+        watched = [s for s in self._slots if s.task is not None or not s.ready]
+        if not watched:
             return []
-        done, _ = wait(list(self._futures), timeout=timeout, return_when=FIRST_COMPLETED)
+        ready = set(wait([s.conn for s in watched] + [s.process.sentinel for s in watched], timeout=timeout))
         out = []
-        for future in done:
-            task = self._futures.pop(future)
-            try:
-                outcome = future.result()
-            except Exception as e:  # noqa: BLE001 - e.g. a worker killed by the OS
-                outcome = {"key": task.key, "status": "failed", "result": None,
-                           "error": f"worker process failed: {type(e).__name__}: {e}"}
-            out.append((task, outcome))
+        for slot in watched:
+            if slot.conn not in ready and slot.process.sentinel not in ready:
+                continue
+            message = self._receive(slot)
+            if message is None and not slot.started:  # gone while starting, idle, or before its run began
+                self._replace(slot)
+            elif message is None:
+                out.append((slot.task, self._died(slot)))
+                self._replace(slot)
+            elif "ready" in message:
+                slot.ready = True
+            elif "started" in message:
+                slot.started = True
+            else:
+                out.append((slot.task, message))
+                slot.task, slot.started = None, False
+                if message.get("kind") == "device-error":  # its worker has ended: a fresh one takes over
+                    self._replace(slot)
+        self._dispatch()
         return out
 
+    @staticmethod
+    def _receive(slot: _Slot) -> dict[str, Any] | None:
+        """The worker's next message, or None if it is gone."""
+        try:
+            if slot.conn.poll():
+                return slot.conn.recv()
+        except (EOFError, OSError):
+            pass
+        return None
+
+    @staticmethod
+    def _died(slot: _Slot) -> dict[str, Any]:
+        slot.process.join(5)
+        assert slot.task is not None
+        task, slot.task, slot.started = slot.task, None, False
+        return {"key": task.key, "status": "failed", "result": None, "kind": "died", "retry": True,
+                "error": f"worker process {slot.process.pid} {exit_reason(slot.process.exitcode)} during the run"}
+
     def close(self) -> None:
-        """Cancel queued runs; on an interrupt, stop running ones (their runs
-        resume next time from their last checkpoint). A Ctrl-C reaches the
-        workers too; a SIGTERM reaches only this process, so the workers are
-        terminated here, or the interpreter's exit would wait for their runs."""
-        interrupted = bool(self._futures)
-        for future in self._futures:
-            future.cancel()
-        if interrupted:
-            # ProcessPoolExecutor has no public way to stop its workers before Python 3.14
-            for process in list((getattr(self._pool, "_processes", None) or {}).values()):
-                if process.is_alive():
-                    process.terminate()
-        self._pool.shutdown(wait=not interrupted, cancel_futures=True)
+        """Cancel queued runs and end the workers. Running runs (an interrupt) get
+        SIGTERM: each writes a checkpoint at its next step and its worker exits
+        (killed after :attr:`STOP_GRACE_S`); idle workers exit at once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.clear()
+        running = [s for s in self._slots if s.task is not None and s.process.is_alive()]
+        for slot in running:
+            slot.process.terminate()
+        for slot in self._slots:
+            slot.conn.close()  # an idle worker reads the end of its pipe and exits
+        deadline = time.monotonic() + (self.STOP_GRACE_S if running else 10.0)
+        for slot in self._slots:
+            slot.process.join(max(0.0, deadline - time.monotonic()))
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join()
+
+
+def lock_stamp(run_dir: str) -> tuple[int, bytes] | None:
+    """The run directory's lock file as last taken (its mtime and the holder's pid), or None."""
+    try:
+        p = os.path.join(run_dir, ".lock")
+        with open(p, "rb") as f:
+            return os.stat(p).st_mtime_ns, f.read()
+    except OSError:
+        return None
 
 
 class RayExecutor:
     """One Ray task per run: ``num_gpus=1`` when the device is CUDA, else
     ``num_cpus`` = the run's torch threads. Connects to ``address`` (or
     ``$RAY_ADDRESS``), else starts a local Ray instance. A cluster without GPU
-    resources asked for CUDA is refused at once (its tasks would wait forever)."""
+    resources asked for CUDA is refused at once (its tasks would wait forever).
+
+    A task whose worker or node died is reported ``died`` (worth a retry) if its
+    run had begun: its run directory's lock was taken since it was submitted.
+    If not (the worker died while starting, or before it took the run up), the
+    task is sent again here, unreported, up to :attr:`UNSTARTED_RESUBMITS` times.
+    (Without a shared file system the driver cannot see the lock: every death
+    then counts.)"""
 
     inline = False
+    UNSTARTED_RESUBMITS = 5
 
     def __init__(self, device: str, address: str | None, threads: int):
         try:
@@ -174,7 +301,9 @@ class RayExecutor:
             self._require_gpus(address)
         options = {"num_gpus": 1, "num_cpus": 1} if device.startswith("cuda") else {"num_cpus": max(1, threads)}
         self._remote = ray.remote(execute_task).options(max_retries=0, **options)
-        self._refs: dict[Any, RunTask] = {}
+        self._refs: dict[Any, tuple[RunTask, tuple[int, bytes] | None, int]] = {}
+        #: tasks sent again because their worker died before their run began
+        self.resubmitted = 0
 
     def _require_gpus(self, address: str | None) -> None:
         gpus = float(self._ray.cluster_resources().get("GPU", 0))
@@ -185,8 +314,8 @@ class RayExecutor:
             raise UserError(f"--device cuda, but {where} has no GPU resources (start Ray on GPU nodes, "
                             "or use --device cpu)")
 
-    def submit(self, task: RunTask) -> None:
-        self._refs[self._remote.remote(task)] = task
+    def submit(self, task: RunTask, resent: int = 0) -> None:
+        self._refs[self._remote.remote(task)] = (task, lock_stamp(task.path), resent)
 
     def wait(self, timeout: float) -> list[tuple[RunTask, dict[str, Any]]]:
         if not self._refs:
@@ -194,12 +323,16 @@ class RayExecutor:
         done, _ = self._ray.wait(list(self._refs), num_returns=1, timeout=timeout)
         out = []
         for ref in done:
-            task = self._refs.pop(ref)
+            task, stamp, resent = self._refs.pop(ref)
             try:
                 outcome = self._ray.get(ref)
-            except Exception as e:  # noqa: BLE001 - a worker or node died
-                outcome = {"key": task.key, "status": "failed", "result": None,
-                           "error": f"Ray task failed: {type(e).__name__}: {str(e).splitlines()[0]}"}
+            except Exception as e:  # noqa: BLE001 - a worker or node died (execute_task itself never raises)
+                if lock_stamp(task.path) == stamp and resent < self.UNSTARTED_RESUBMITS:  # its run never began
+                    self.resubmitted += 1
+                    self.submit(task, resent + 1)
+                    continue
+                outcome = {"key": task.key, "status": "failed", "result": None, "kind": "died", "retry": True,
+                           "error": f"Ray task failed: {type(e).__name__}: {(str(e).splitlines() or [''])[0]}"}
             out.append((task, outcome))
         return out
 

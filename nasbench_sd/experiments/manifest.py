@@ -1,15 +1,19 @@
 """experiment.json: what an experiment directory holds and how each run went.
 
-Written atomically by the one process that drives the experiment, at the start,
-after every run and at the end. Runs from earlier invocations that this one
-does not touch keep their entries, so extending an experiment with more seeds
-or methods keeps one manifest for the directory.
+Written atomically by the one process that drives the experiment: at the start,
+at the end, and as runs start and end, at most once per :data:`WRITE_EVERY_S`
+(an experiment of a thousand short runs would otherwise spend its time
+rewriting this file; a process killed without warning leaves it that much
+behind, and ``status`` reads each run's own directory anyway). Runs from earlier
+invocations that this one does not touch keep their entries, so extending an
+experiment with more seeds or methods keeps one manifest for the directory.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,9 +23,16 @@ from nasbench_sd.experiments.layout import MANIFEST
 from nasbench_sd.io import atomic_write_json
 from nasbench_sd.presets import config_diff
 
-#: Per-run states: pending (queued), running (sent to a worker), finished, skipped
-#: (finished by an earlier invocation), failed, interrupted.
+#: Per-run states: pending (queued, or waiting for another attempt), running (sent to
+#: a worker), finished, skipped (finished by an earlier invocation), failed (on
+#: every attempt), interrupted.
 RUN_STATES = ("pending", "running", "finished", "skipped", "failed", "interrupted")
+#: Seconds between two writes of the manifest while runs go on (see the module docstring).
+WRITE_EVERY_S = 1.0
+
+#: How an attempt ended (``outcome`` of an entry of a run's ``attempts``): finished,
+#: failed, interrupted (this invocation was stopped), or a kind of
+#: :data:`nasbench_sd.experiments.worker.KINDS` (died, stopped, out-of-memory, ...).
 
 
 def now() -> str:
@@ -80,18 +91,50 @@ class Manifest:
             "command": " ".join(sys.argv),
             "runs": dict(old.get("runs", {})),
         }
+        self._written_at: float | None = None
+        self._dirty = False
 
     def set_run(self, key: str, **fields: Any) -> None:
         """Update one run's entry (created if new)."""
         self.data["runs"].setdefault(key, {}).update(fields)
+
+    def start_attempt(self, key: str, resumed: bool) -> None:
+        """A run was sent to a worker: status running, and a new entry in its
+        ``attempts`` (kept across invocations; ``invocation`` = this one's start)."""
+        entry = self.data["runs"].setdefault(key, {})
+        attempts = entry.setdefault("attempts", [])
+        attempts.append({"attempt": len(attempts) + 1, "invocation": self.data["started"], "started": now(),
+                         "ended": None, "resumed": bool(resumed), "outcome": None, "reason": None})
+        entry["status"] = "running"
+
+    def end_attempt(self, key: str, outcome: dict[str, Any], retried: bool) -> None:
+        """Close the run's open attempt with how it ended and why (``retried``: another follows)."""
+        attempt = self.data["runs"][key]["attempts"][-1]
+        ended = "finished" if outcome.get("status") == "finished" else outcome.get("kind") or "failed"
+        attempt.update(ended=now(), outcome=ended, reason=outcome.get("error"), retried=retried,
+                       **({"gpu": outcome["gpu"]} if outcome.get("gpu") is not None else {}))
 
     def finish(self, status: str) -> None:
         """Mark the invocation finished with ``status`` (finished, failed, interrupted)."""
         for entry in self.data["runs"].values():
             if status == "interrupted" and entry.get("status") in ("pending", "running"):
                 entry["status"] = "interrupted"
+            for attempt in entry.get("attempts", []):
+                if attempt.get("ended") is None:
+                    attempt.update(ended=now(), outcome="interrupted")
         self.data.update(finished=now(), status=status)
-        self.write()
+        self.write(force=True)
 
-    def write(self) -> None:
+    def write(self, force: bool = False) -> None:
+        """Write the manifest now if ``force`` or :data:`WRITE_EVERY_S` have passed since
+        the last write; else at the next call that may (the changes are kept)."""
+        self._dirty = True
+        if not force and self._written_at is not None and time.monotonic() - self._written_at < WRITE_EVERY_S:
+            return
         atomic_write_json(self.path, self.data)
+        self._written_at, self._dirty = time.monotonic(), False
+
+    def flush(self) -> None:
+        """Write pending changes if the interval has passed (called as the runner waits)."""
+        if self._dirty:
+            self.write()

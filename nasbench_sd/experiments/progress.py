@@ -49,6 +49,15 @@ class ExperimentProgress:
                                             desc=task.key, unit="epoch", file=sys.stderr, leave=False,
                                             dynamic_ncols=True), task.path)
 
+    def retried(self, task: RunTask, outcome: dict[str, Any], attempts: int) -> None:
+        """A run's attempt ended in a way worth another (its worker died): it goes again."""
+        inner = self._inner.pop(task.key, None)
+        if inner is not None:
+            inner[0].close()
+        if self._bar is not None:
+            self._bar.write(f"nasbench-sd: run {task.key}, attempt {task.attempt} of {attempts}: "
+                            f"{outcome.get('error')}; starting it again from its last checkpoint", file=sys.stderr)
+
     def poll(self) -> None:
         """Refresh the per-run bars from the metrics files."""
         for bar, path in self._inner.values():

@@ -127,7 +127,10 @@ def _state(run, cfg) -> str:
         if saved is None:
             raise UserError(f"{run.path} holds a result.json without config.json; move it aside")
         return "done"
-    return "resume" if run.has_checkpoint() and saved is not None else "new"
+    if run.has_checkpoint() and saved is not None:
+        run.load_checkpoint(warn=False)  # an unsafe or unreadable checkpoint is refused now, before any run starts
+        return "resume"
+    return "new"
 
 
 def _check_data(plan: Plan) -> None:
@@ -143,24 +146,33 @@ def _check_data(plan: Plan) -> None:
                 return
 
 
+#: Attempts per run beyond the first when its worker dies (``--retries``).
+DEFAULT_RETRIES = 2
+
+
 def run_experiment(plan: Plan, executor: str = "local", workers: int | None = None, ray_address: str | None = None,
-                   quiet: bool = False, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Execute a plan; returns the final manifest. Raises :class:`RunError` when
-    any run failed (after all others finished; the manifest says which)."""
+                   quiet: bool = False, extra: dict[str, Any] | None = None,
+                   retries: int = DEFAULT_RETRIES) -> dict[str, Any]:
+    """Execute a plan; returns the final manifest. A run whose worker died (or
+    whose device failed, or that a signal from outside stopped) is started again,
+    resuming from its checkpoint, up to ``retries`` more times. Raises
+    :class:`RunError` when any run failed (after all others finished; the
+    manifest says which, and every attempt), :class:`UserError` when that was a
+    full disk or an unsafe checkpoint."""
     from nasbench_sd.experiments.executors import make_executor
 
+    if retries < 0:
+        raise UserError(f"--retries must be >= 0, got {retries}")
     # first, as it may refuse (a Ray cluster without GPUs for --device cuda) before anything is written
     ex = make_executor(executor, workers, plan.device, ray_address, plan.threads)
     try:
-        return _execute(plan, ex, executor, workers, quiet, extra)
+        return _execute(plan, ex, executor, workers, quiet, extra, retries)
     finally:
         ex.close()
 
 
 def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
-             extra: dict[str, Any] | None) -> dict[str, Any]:
-    from dataclasses import replace
-
+             extra: dict[str, Any] | None, retries: int) -> dict[str, Any]:
     from nasbench_sd.experiments.progress import ExperimentProgress
     from nasbench_sd.io import directory_lock, ensure_writable_dir
 
@@ -168,7 +180,7 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
     with directory_lock(root, "experiment directory"):
         manifest = Manifest(root, load_manifest(root), {
             "preset": plan.preset, "device": plan.device, "executor": executor, "workers": workers,
-            "threads_per_run": plan.threads,
+            "threads_per_run": plan.threads, "retries": retries,
             "groups": {g.label: {"method": g.method, "sets": dict(g.sets), "config": plan.group_configs[g.label]}
                        for g in plan.groups},
             "seeds": plan.seeds, **(extra or {}),
@@ -182,27 +194,12 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
             else:
                 manifest.set_run(r.task.key, **base, status="pending", resumed=r.state == "resume", error=None)
                 todo.append(r)
-        manifest.write()
+        manifest.write(force=True)
         limit = len(todo) if (executor == "ray" and not workers) else max(1, workers or 1)
         progress = ExperimentProgress(len(plan.runs), len(plan.runs) - len(todo), quiet, ex.inline)
         status = "interrupted"
         try:
-            queue, running = list(todo), 0
-            while queue or running:
-                while queue and running < limit:
-                    r = queue.pop(0)
-                    task = replace(r.task, resume=r.state == "resume", quiet=quiet or not ex.inline,
-                                   return_files=executor == "ray")
-                    ex.submit(task)
-                    running += 1
-                    manifest.set_run(task.key, status="running")
-                    manifest.write()
-                    progress.started(task)
-                for task, outcome in ex.wait(1.0):
-                    running -= 1
-                    _record(manifest, task, outcome)
-                    progress.finished(task, outcome)
-                progress.poll()
+            _schedule(todo, ex, manifest, progress, limit, retries, executor == "ray", quiet)
             failed = [r.task.key for r in todo if manifest.data["runs"][r.task.key].get("status") == "failed"]
             status = "failed" if failed else "finished"
         finally:
@@ -210,22 +207,72 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
             ex.close()  # before the manifest says "interrupted": no run is still going
             manifest.finish(status)
     if status == "failed":
-        _raise_if_disk_full(manifest, failed, len(plan.runs))
-        raise RunError(f"{len(failed)} of {len(plan.runs)} runs failed ({', '.join(failed[:4])}"
-                       f"{', ...' if len(failed) > 4 else ''}); see {manifest.path}; rerun the same command to "
-                       "retry them (finished runs are kept)")
+        _raise_failed(manifest, failed, len(plan.runs), workers)
     return manifest.data
 
 
-def _raise_if_disk_full(manifest: Manifest, failed: list[str], total: int) -> None:
-    """A run stopped by a full disk makes the whole command a disk-full error (exit 2, one line)."""
+def _schedule(todo: list[PlannedRun], ex, manifest: Manifest, progress, limit: int, retries: int,
+              return_files: bool, quiet: bool) -> None:
+    """Keep ``limit`` runs going until every run of ``todo`` ended; a run whose
+    outcome asks for a retry goes first in the queue again, resuming from its
+    checkpoint, until its attempts are spent."""
+    from collections import deque
+    from dataclasses import replace
+
+    queue = deque(replace(r.task, resume=r.state == "resume", quiet=quiet or not ex.inline,
+                          return_files=return_files) for r in todo)
+    running = 0
+    while queue or running:
+        while queue and running < limit:
+            task = queue.popleft()
+            ex.submit(task)
+            running += 1
+            manifest.start_attempt(task.key, resumed=task.resume)
+            manifest.write()
+            progress.started(task)
+        for task, outcome in ex.wait(1.0):
+            running -= 1
+            again = bool(outcome.get("retry")) and task.attempt <= retries
+            manifest.end_attempt(task.key, outcome, retried=again)
+            if again:
+                queue.appendleft(replace(task, resume=True, attempt=task.attempt + 1))
+                manifest.set_run(task.key, status="pending")
+                manifest.write()
+                progress.retried(task, outcome, retries + 1)
+                continue
+            _record(manifest, task, outcome)
+            progress.finished(task, outcome)
+        manifest.flush()
+        progress.poll()
+
+
+def _raise_failed(manifest: Manifest, failed: list[str], total: int, workers: int | None) -> None:
+    """One line for the runs that failed on every attempt: a full disk or an unsafe
+    checkpoint is the user's to fix (exit 2); otherwise a RunError (exit 1),
+    saying what to lower for runs out of memory."""
     from nasbench_sd.errors import DiskFullError
     from nasbench_sd.io import DISK_FULL_PREFIX
 
-    errors = [manifest.data["runs"][key].get("error") or "" for key in failed]
+    runs = manifest.data["runs"]
+    errors = [runs[key].get("error") or "" for key in failed]
+    kinds = [runs[key].get("kind") for key in failed]
     full = [e for e in errors if e.startswith(DISK_FULL_PREFIX)]
     if full:
         raise DiskFullError(f"{full[0].rstrip('.')} ({len(failed)} of {total} runs stopped; see {manifest.path})")
+    unsafe = [e for e, k in zip(errors, kinds) if k == "unsafe-checkpoint"]
+    if unsafe:
+        raise UserError(f"{unsafe[0]} ({len(failed)} of {total} runs stopped; see {manifest.path})")
+    what = []
+    for key in failed[:4]:
+        n, kind = len(runs[key].get("attempts", [])), runs[key].get("kind")
+        what.append(f"{key}: worker died on all {n} attempts" if kind == "died" else
+                    f"{key}: {'out of memory' if kind == 'out-of-memory' else 'failed'}")
+    advice = ""
+    if "out-of-memory" in kinds:
+        advice = (f"; out of memory: run fewer runs at once per device (--workers, now {workers or 1}) or lower "
+                  "batch_size (a new configuration: use another --out)")
+    raise RunError(f"{len(failed)} of {total} runs failed ({', '.join(what)}{', ...' if len(failed) > 4 else ''})"
+                   f"{advice}; see {manifest.path}; rerun the same command to retry them (finished runs are kept)")
 
 
 def _record(manifest: Manifest, task: RunTask, outcome: dict[str, Any]) -> None:
@@ -237,8 +284,9 @@ def _record(manifest: Manifest, task: RunTask, outcome: dict[str, Any]) -> None:
         ensure_writable_dir(task.path)
         for name in sorted(files, key=lambda n: n == "result.json"):  # result.json last
             atomic_write_text(Path(task.path) / name, files[name])
-    fields: dict[str, Any] = {"status": outcome["status"], "wall_time_s": outcome.get("wall_time_s"),
-                              "error": outcome.get("error")}
+    fields: dict[str, Any] = {"status": "finished" if outcome["status"] == "finished" else "failed",
+                              "wall_time_s": outcome.get("wall_time_s"), "error": outcome.get("error"),
+                              "kind": outcome.get("kind")}
     if outcome.get("gpu") is not None:
         fields["gpu"] = outcome["gpu"]  # the visible GPU its pool worker was pinned to
     result = outcome.get("result")

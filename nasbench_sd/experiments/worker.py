@@ -7,6 +7,12 @@ returns an outcome dict instead of raising, so one failed run never stops the
 others. Search data are loaded once per worker process and reused by every
 run that needs the same data set, split and limit.
 
+Outcome: ``key``, ``status`` (finished | failed | stopped), ``result``,
+``error``, ``kind`` (why it did not finish, one of :data:`KINDS`), ``retry``
+(True: another attempt may succeed, resuming from the run's checkpoint),
+``wall_time_s``, ``gpu``, ``files``. While a run goes on, SIGTERM or SIGINT
+stop it at its next step with a checkpoint (``status`` stopped).
+
 GPUs: a pool worker of ``--device cuda`` is pinned to ONE visible GPU before it
 touches CUDA (``CUDA_VISIBLE_DEVICES`` set in :func:`init_pool_worker`; the run
 then uses ``cuda``, i.e. that GPU), and reports which in its outcome (``gpu``).
@@ -52,6 +58,8 @@ class RunTask:
     download: bool = False
     #: The run's live log (a nasbench_sd.loggers.LogSpec), or None.
     log: Any = None
+    #: 1 for the first attempt at this run in this invocation; more after its worker died.
+    attempt: int = 1
 
     @property
     def key(self) -> str:
@@ -71,14 +79,41 @@ def die_with_parent() -> None:
         pass
 
 
-def init_pool_worker(gpus: Any = None) -> None:
-    """Initializer of process-pool workers: die with the parent; with ``gpus`` (a
-    queue of GPU ids, one per worker) take one and see only that GPU."""
+def init_pool_worker(gpu: str | None = None) -> None:
+    """Start of a process-pool worker: die with the parent; ignore Ctrl-C between
+    runs (the driver stops the pool); with ``gpu`` see only that GPU."""
+    import signal
+
     global _PINNED_GPU
     die_with_parent()
-    if gpus is not None:
-        _PINNED_GPU = str(gpus.get(timeout=60))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # during a run, SIGINT stops it at a step (execute_task)
+    if gpu is not None:
+        _PINNED_GPU = str(gpu)
         os.environ["CUDA_VISIBLE_DEVICES"] = _PINNED_GPU  # before this process first touches CUDA
+
+
+def pool_worker_main(conn: Any, gpu: str | None = None) -> None:
+    """A pool worker: say it is up, then for each :class:`RunTask` received on ``conn``
+    say it began and send back its outcome, until the connection closes. After a
+    device error the process ends (its CUDA context may be broken): the pool
+    starts a fresh one."""
+    init_pool_worker(gpu)
+    import nasbench_sd.search.loop  # noqa: F401 - torch and the search code, before the worker says it is up
+
+    try:
+        conn.send({"ready": os.getpid()})
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:  # the driver closed the pool
+                return
+            conn.send({"started": task.key})
+            outcome = execute_task(task)
+            conn.send(outcome)
+            if outcome.get("kind") == "device-error":
+                return
+    except OSError:  # the driver is gone or stopping (a run's files are written before its outcome is sent)
+        return
 
 
 def pinned_gpu() -> str | None:
@@ -124,24 +159,40 @@ def data_on(data: Any, device: Any) -> Any:
     return dataclasses.replace(data, **moved)
 
 
+#: Why a run did not finish (an outcome's ``kind``): its worker process died (set
+#: by the executor), a stop was requested (a signal), its checkpoint was refused
+#: as unsafe, the disk was full, the device ran out of memory, the device failed
+#: (CUDA error), or any other error of the run.
+KINDS = ("died", "stopped", "unsafe-checkpoint", "disk-full", "out-of-memory", "device-error", "failed")
+
+
 def execute_task(task: RunTask) -> dict[str, Any]:
-    """Run one task; never raises for a failed run (the outcome says why)."""
-    from nasbench_sd.errors import RunError, UserError
+    """Run one task; never raises for a failed run (the outcome says why).
+
+    A retried task (``attempt`` > 1) whose run finished in the attempt that died
+    (after result.json, before the outcome came back) reports that result: every
+    run ends exactly once."""
     from nasbench_sd.search import run_search
+    from nasbench_sd.search.rundir import RunDir
+    from nasbench_sd.search.stop import StopRequest, stop_on_signals
 
     set_threads(task.threads)
     t0 = time.time()
     outcome: dict[str, Any] = {"key": task.key, "status": "failed", "result": None, "error": None}
+    stop = StopRequest()
     try:
-        data = search_data(task.config, task.data_root, task.download)
-        result = run_search(task.config, task.path, data_root=task.data_root, resume=task.resume,
-                            quiet=task.quiet, data=data, log=task.log)
-        outcome.update(status="finished", result=result)
-    except (UserError, RunError) as e:
-        outcome["error"] = str(e)
+        with stop_on_signals(stop):
+            if task.attempt > 1 and RunDir(task.path).is_finished():
+                outcome.update(status="finished", result=RunDir(task.path).result())
+            else:
+                data = search_data(task.config, task.data_root, task.download)
+                result = run_search(task.config, task.path, data_root=task.data_root, resume=task.resume,
+                                    quiet=task.quiet, data=data, log=task.log, stop=stop)
+                outcome.update(status="finished", result=result)
     except Exception as e:  # noqa: BLE001 - reported per run; the experiment goes on
-        outcome["error"] = f"{type(e).__name__}: {e}"
-        outcome["traceback"] = traceback.format_exc()
+        outcome.update(_failure(e, task))
+        if stop.signum is not None:
+            outcome["signal"] = int(stop.signum)
     outcome["wall_time_s"] = round(time.time() - t0, 3)
     if _PINNED_GPU is not None:
         outcome["gpu"] = _PINNED_GPU
@@ -149,3 +200,43 @@ def execute_task(task: RunTask) -> dict[str, Any]:
         outcome["files"] = {name: (Path(task.path) / name).read_text()
                             for name in SMALL_FILES if (Path(task.path) / name).is_file()}
     return outcome
+
+
+def _failure(e: Exception, task: RunTask) -> dict[str, Any]:
+    """The outcome fields of a run that raised ``e``: its kind, message, and whether to retry."""
+    import torch
+
+    from nasbench_sd.errors import (
+        DiskFullError,
+        OutOfMemoryRunError,
+        RunError,
+        Stopped,
+        UnsafeCheckpointError,
+        UserError,
+    )
+
+    kinds = ((Stopped, "stopped"), (UnsafeCheckpointError, "unsafe-checkpoint"), (DiskFullError, "disk-full"),
+             (OutOfMemoryRunError, "out-of-memory"), (UserError, "failed"), (RunError, "failed"))
+    for cls, kind in kinds:
+        if isinstance(e, cls):
+            return {"status": "stopped" if kind == "stopped" else "failed", "kind": kind, "error": str(e),
+                    "retry": kind == "stopped"}
+    if isinstance(e, getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)):  # e.g. moving the data
+        return {"kind": "out-of-memory", "retry": False,
+                "error": f"out of memory on {task.config.device} ({str(e).splitlines()[0][:160]}); lower "
+                         "train_limit or run fewer runs at once on this device (--workers)"}
+    if is_device_error(e):
+        return {"kind": "device-error", "retry": True, "error": f"device error: {str(e).splitlines()[0][:300]}"}
+    return {"kind": "failed", "retry": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+
+
+def is_device_error(e: BaseException) -> bool:
+    """A CUDA (accelerator) failure other than running out of memory: the process's
+    device context may be broken, a fresh process may succeed."""
+    import torch
+
+    accelerator = getattr(torch, "AcceleratorError", None)
+    if accelerator is not None and isinstance(e, accelerator):
+        return True
+    text = str(e)
+    return isinstance(e, RuntimeError) and any(s in text for s in ("CUDA error", "CUBLAS_STATUS", "cuDNN error"))

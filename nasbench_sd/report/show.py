@@ -19,7 +19,7 @@ from typing import Any
 
 from nasbench_sd.benchmark import COLUMNS
 from nasbench_sd.cells import EDGES, OPS
-from nasbench_sd.errors import UserError
+from nasbench_sd.errors import UnsafeCheckpointError, UserError
 
 #: Per-epoch statistics shown when a run recorded them, in this order.
 STAT_KEYS = ("train_loss", "train_acc", "valid_loss", "valid_acc")
@@ -80,6 +80,8 @@ def _alpha(run_dir: Path) -> list[list[float]] | None:
         if tuple(alpha.shape) != (len(EDGES), len(OPS)):
             return None
         return [[float(x) for x in row] for row in alpha.tolist()]
+    except UnsafeCheckpointError:
+        raise  # refused, not merely unreadable: the user must know
     except (UserError, KeyError, IndexError, TypeError, AttributeError):
         return None
 

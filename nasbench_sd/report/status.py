@@ -37,6 +37,9 @@ class RunState:
     resumes: bool = False  # a stopped run continues from a checkpoint (else it starts afresh)
     error: str | None = None  # why a failed run failed (from the manifest)
     seconds_left: float | None = None  # running/stopped: epochs left x its mean epoch time so far
+    #: every attempt at the run the manifest records (attempt, outcome, reason): more than
+    #: one when a worker died (or a device failed) and the run was started again
+    attempts: tuple[dict[str, Any], ...] = ()
 
 
 def _seconds_left(records: list[dict[str, Any]], epochs: int | None) -> float | None:
@@ -62,10 +65,20 @@ class ExperimentStatus:
                 "counts": {s: self.count(s) for s in STATES}, "runs": [asdict(r) for r in self.runs]}
 
 
+def _attempts(entry: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The attempts of a manifest entry (attempt number, outcome, reason), as recorded."""
+    out = []
+    for a in entry.get("attempts") or []:
+        if isinstance(a, dict):
+            out.append({"attempt": a.get("attempt"), "outcome": a.get("outcome"), "reason": a.get("reason")})
+    return tuple(out)
+
+
 def _on_disk(path: Path, label: str, seed: int, manifest_entry: dict[str, Any]) -> RunState:
     from nasbench_sd.search.rundir import RunDir
 
     run = RunDir(path)
+    tried = _attempts(manifest_entry)
     cfg = run.saved_config() or {}
     epochs = cfg.get("search", {}).get("epochs")
     records = run.metrics()
@@ -75,13 +88,14 @@ def _on_disk(path: Path, label: str, seed: int, manifest_entry: dict[str, Any]) 
             c10 = float(run.result()["benchmark"]["c10_test"])
         except (OSError, ValueError, KeyError, TypeError):
             raise UserError(f"{path}/result.json is not a readable result; move that run aside") from None
-        return RunState(label, seed, "finished", done, epochs, c10_test=c10)
+        return RunState(label, seed, "finished", done, epochs, c10_test=c10, attempts=tried)
     if is_locked(path):
-        return RunState(label, seed, "running", done, epochs, seconds_left=left)
+        return RunState(label, seed, "running", done, epochs, seconds_left=left, attempts=tried)
     if manifest_entry.get("status") == "failed":
         return RunState(label, seed, "failed", done, epochs, resumes=run.has_checkpoint(),
-                        error=manifest_entry.get("error"))
-    return RunState(label, seed, "stopped", done, epochs, resumes=run.has_checkpoint(), seconds_left=left)
+                        error=manifest_entry.get("error"), attempts=tried)
+    return RunState(label, seed, "stopped", done, epochs, resumes=run.has_checkpoint(), seconds_left=left,
+                    attempts=tried)
 
 
 def experiment_status(root: str | Path) -> ExperimentStatus:
@@ -113,9 +127,9 @@ def experiment_status(root: str | Path) -> ExperimentStatus:
         if key in dirs:
             runs.append(_on_disk(dirs[key], label, seed, entry))
         elif entry.get("status") == "failed":
-            runs.append(RunState(label, seed, "failed", 0, None, error=entry.get("error")))
+            runs.append(RunState(label, seed, "failed", 0, None, error=entry.get("error"), attempts=_attempts(entry)))
         else:
-            runs.append(RunState(label, seed, "not started", 0, None))
+            runs.append(RunState(label, seed, "not started", 0, None, attempts=_attempts(entry)))
     if not runs:
         raise UserError(f"no runs in {root} (expected {MANIFEST} or <group>/seed-<n>/ run directories)")
     live = is_locked(root) or any(r.state == "running" for r in runs)
@@ -179,4 +193,11 @@ def render_status(status: ExperimentStatus) -> str:
     if failed:
         lines.append("")
         lines += [f"{r.label}/seed-{r.seed} failed: {r.error}" for r in failed]
+    retried = [r for r in status.runs if len(r.attempts) > 1]
+    if retried:
+        lines += ["", "runs started more than once (a worker died, or its device failed; each attempt resumed "
+                  "from the last checkpoint):"]
+        lines += [f"{r.label}/seed-{r.seed}: {len(r.attempts)} attempts: " + "; ".join(
+            f"{a['attempt']} {a['outcome'] or 'running'}" + (f" ({a['reason']})" if a["reason"] else "")
+            for a in r.attempts) for r in retried]
     return "\n".join(lines)

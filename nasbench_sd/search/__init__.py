@@ -5,8 +5,9 @@
 This package is also the API's ``nasbench_sd.search``: calling it,
 ``nasbench_sd.search("sd-darts", preset="cpu", seed=0, epochs=2)``, runs
 :func:`nasbench_sd.api.runs.search` (same arguments, same result; see
-:class:`nasbench_sd.SearchPackage`). Its members load on first use, so
-importing it imports no torch.
+:class:`nasbench_sd.SearchPackage`). Its members load on first use: importing
+it imports no torch, and reading run directories (``status``, ``table``:
+:mod:`nasbench_sd.search.rundir`) does not either.
 """
 
 from __future__ import annotations

@@ -10,18 +10,26 @@ checkpoint. After the last epoch the method adds its convergence diagnostics
 to result.json (:mod:`nasbench_sd.convergence`). A killed run resumes
 from the last finished epoch and ends exactly where an uninterrupted run ends
 (on CPU).
+
+A requested stop (``stop``: a callable polled once per step, e.g. a
+:class:`~nasbench_sd.search.stop.StopRequest` set by SIGTERM) ends the run at
+the next step boundary: mid-epoch, a checkpoint of that step is written first
+(with the epoch's statistics so far, under ``partial``); at an epoch's end the
+epoch's checkpoint is that step's. Either way :class:`Stopped` is raised and a
+resumed run ends exactly where an uninterrupted one ends.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from nasbench_sd.config import RunConfig
-from nasbench_sd.errors import RunError
+from nasbench_sd.errors import OutOfMemoryRunError, RunError, Stopped, UserError
 from nasbench_sd.io import directory_lock, ensure_writable_dir, fault_point
 from nasbench_sd.loggers import LogSpec, RunLogger, open_logger
 from nasbench_sd.methods import SearchContext, SearchMethod, create_method
@@ -33,17 +41,25 @@ from nasbench_sd.search.schedule import cosine_lr
 from nasbench_sd.search.stepstats import EpochStats, EpochSummary
 from nasbench_sd.seeding import derive_seed
 
+#: What torch raises when a device runs out of memory (torch.cuda.OutOfMemoryError is the same class).
+_OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+
 
 def run_search(cfg: RunConfig, out: str | Path, data_root: str | Path | None = None, resume: bool = False,
                quiet: bool = False, data: Any = None, max_steps: int | None = None,
-               download: bool = False, log: LogSpec | None = None) -> dict[str, Any]:
+               download: bool = False, log: LogSpec | None = None,
+               stop: Callable[[], bool] | None = None) -> dict[str, Any]:
     """Run (or resume) one search into run directory ``out``; returns result.json's content.
 
     ``data`` may pass preloaded :class:`~nasbench_sd.data.SearchData` (several runs
     in one process). ``max_steps`` stops this invocation after that many steps
     without a result (time-boxed jobs); ``resume=True`` continues from the last
-    finished epoch. ``download=True`` fetches a missing CIFAR data set first.
-    ``log`` sends each epoch to a live log (TensorBoard, W&B: :mod:`nasbench_sd.loggers`).
+    finished epoch (or step, after a stop). ``download=True`` fetches a missing CIFAR
+    data set first. ``log`` sends each epoch to a live log (TensorBoard, W&B:
+    :mod:`nasbench_sd.loggers`). ``stop`` is polled once per step: once it answers
+    True, the run writes a checkpoint at that step boundary and raises
+    :class:`Stopped`. Running out of (GPU) memory raises
+    :class:`OutOfMemoryRunError`, naming what to lower.
     """
     from nasbench_sd.data import load_search_data
 
@@ -57,11 +73,22 @@ def run_search(cfg: RunConfig, out: str | Path, data_root: str | Path | None = N
     ensure_writable_dir(run.path)
     with directory_lock(run.path), logger:
         has_checkpoint = run.prepare(cfg.to_dict(), resume)
-        return _search(cfg, method, run, has_checkpoint, quiet, data, max_steps, logger)
+        try:
+            return _search(cfg, method, run, has_checkpoint, quiet, data, max_steps, logger, stop or _never)
+        except _OUT_OF_MEMORY as e:
+            raise OutOfMemoryRunError(
+                f"out of memory on {cfg.device} ({str(e).splitlines()[0][:160]}); lower batch_size (now "
+                f"{cfg.search.batch_size}; a new batch size is a new run: use another --out) or run fewer runs at once "
+                f"on this device (--workers); the last checkpoint in {run.path} is kept"
+            ) from None
+
+
+def _never() -> bool:
+    return False
 
 
 def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: bool, quiet: bool, data: Any,
-            max_steps: int | None, logger: RunLogger) -> dict[str, Any]:
+            max_steps: int | None, logger: RunLogger, stop: Callable[[], bool]) -> dict[str, Any]:
     from nasbench_sd.benchmark import get_benchmark
     from nasbench_sd.data import SearchLoader
     from nasbench_sd.nn.supernet import SuperNet
@@ -86,14 +113,27 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
                         num_valid_keys=int(data.valid_index.max()) + 1, batches=loader.extra_batches())
     method.setup(ctx)
     parts = {"network": net, "w_optimizer": w_opt, "method": method, "loader": loader}
-    records, start_epoch, elapsed_before, earlier = _restore(run, parts) if has_checkpoint else ([], 0, 0.0, [])
+    records, start_epoch, elapsed_before, earlier, partial = (_restore(run, parts) if has_checkpoint
+                                                              else ([], 0, 0.0, [], {}))
     revisions = earlier if earlier[-1:] == [revision] else [*earlier, revision]
     run.rewrite_metrics(records)  # drop records a killed process wrote after its last checkpoint
-    progress = Progress(total=(s.epochs - start_epoch) * len(loader), initial_epoch=start_epoch,
-                        epochs=s.epochs, disable=quiet, label=f"{cfg.method} seed {cfg.seed}")
+    progress = Progress(total=(s.epochs - start_epoch) * len(loader) - partial.get("step", 0),
+                        initial_epoch=start_epoch, epochs=s.epochs, disable=quiet,
+                        label=f"{cfg.method} seed {cfg.seed}")
     steps_done = 0
+
+    def checkpoint(epoch_done: int, **extra: Any) -> dict[str, Any]:
+        return {"epoch": epoch_done, **{k: v.state_dict() for k, v in parts.items()},
+                "torch_rng": torch.get_rng_state(), "records": records,
+                "elapsed": elapsed_before + time.time() - started, "code_revisions": revisions, **extra}
+
     for epoch in range(start_epoch, s.epochs):
-        ctx.epoch, t0, acc = epoch, time.perf_counter(), EpochStats()
+        if stop():  # at an epoch boundary: the last checkpoint holds this very state
+            progress.close()
+            raise Stopped(f"stopped at the start of epoch {epoch + 1}; {run.path} resumes from there")
+        # a run stopped mid-epoch resumes with that epoch's statistics and time so far (``partial``, once)
+        ctx.epoch, acc = epoch, EpochStats(partial.pop("stats", None), device)
+        t0 = time.perf_counter() - partial.pop("seconds", 0.0)
         ctx.lr = cosine_lr(s, epoch)  # once per epoch, as the NB201 reference
         for group in w_opt.param_groups:
             group["lr"] = ctx.lr
@@ -104,8 +144,13 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
                 stats = method.step(batch, ctx)
             acc.add(stats, int(batch.y_train.shape[0]), batch.step, method.arch_parameters())
             steps_done += 1
-            fault_point("step")
+            fault_point("step", run.path)
             progress.update(epoch)
+            if stop() and batch.step + 1 < len(loader):  # mid-epoch: checkpoint this step, then stop
+                run.save_checkpoint(checkpoint(epoch - 1, partial={
+                    "step": batch.step + 1, "stats": acc.state_dict(), "seconds": time.perf_counter() - t0}))
+                progress.close()
+                raise Stopped(f"stopped after step {batch.step + 1} of epoch {epoch + 1}; {run.path} resumes there")
             if max_steps is not None and steps_done >= max_steps:
                 progress.close()
                 return {}
@@ -118,9 +163,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
         records.append(record)
         run.append_metrics(record)
         logger.epoch(record)  # the live log, before the checkpoint (nasbench_sd/loggers/base.py says why)
-        run.save_checkpoint({"epoch": epoch, **{k: v.state_dict() for k, v in parts.items()},
-                             "torch_rng": torch.get_rng_state(), "records": records,
-                             "elapsed": elapsed_before + time.time() - started, "code_revisions": revisions})
+        run.save_checkpoint(checkpoint(epoch))
         progress.epoch_done(record)
     progress.close()
     cell = method.genotype()  # before the diagnostics, which may not change it
@@ -131,15 +174,22 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
     return result
 
 
-def _restore(run: RunDir, parts: dict[str, Any]) -> tuple[list[dict[str, Any]], int, float, list[str]]:
+def _restore(run: RunDir, parts: dict[str, Any]) -> tuple[list[dict[str, Any]], int, float, list[str],
+                                                          dict[str, Any]]:
     """Load the last checkpoint into ``parts`` (network, optimiser, method, loader) and
-    torch's RNG; the epoch records so far, the epoch to start at, the seconds spent
-    and the code revisions that ran it so far (none recorded by older checkpoints)."""
+    torch's RNG; the epoch records so far, the epoch to start at, the seconds spent,
+    the code revisions that ran it so far (none recorded by older checkpoints) and,
+    for a run stopped mid-epoch, that epoch's ``partial`` record (else ``{}``)."""
     state = run.load_checkpoint()
-    for key, part in parts.items():
-        part.load_state_dict(state[key])
-    torch.set_rng_state(state["torch_rng"])
-    return state["records"], state["epoch"] + 1, state["elapsed"], state.get("code_revisions", [])
+    try:
+        for key, part in parts.items():
+            part.load_state_dict(state[key])
+        torch.set_rng_state(state["torch_rng"])
+        return (state["records"], state["epoch"] + 1, state["elapsed"], state.get("code_revisions", []),
+                dict(state.get("partial") or {}))
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:  # a file of another run or program
+        raise UserError(f"the checkpoint in {run.path} does not fit this run ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:200]}); move the run directory aside to start afresh") from None
 
 
 def _epoch_record(epoch: int, method: SearchMethod, bench, means: dict[str, float], ctx: SearchContext,

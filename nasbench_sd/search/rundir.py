@@ -9,7 +9,9 @@ Layout::
                          3<-0, 3<-1, 3<-2 = ``cells.EDGES``) and whose columns are the
                          ops none, skip_connect, nor_conv_1x1, nor_conv_3x3,
                          avg_pool_3x3 (= ``cells.OPS``); ``nasbench-sd show`` labels them
-    checkpoint.pt        state after the last finished epoch (checksummed)
+    checkpoint.pt        state after the last finished epoch, or at the step where a
+                         stop was requested (checksummed; tensors and plain containers
+                         only, loaded weights-only: see :func:`load_weights_only`)
     checkpoint.prev.pt   the one before (used if the newest is corrupt)
     result.json          final cell, its six figures, provenance (last file written)
 
@@ -27,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nasbench_sd.errors import UserError
+from nasbench_sd.errors import UnsafeCheckpointError, UserError
 from nasbench_sd.io import (
     atomic_write_bytes,
     atomic_write_json,
@@ -101,27 +103,34 @@ class RunDir:
         new = self.path / CHECKPOINT
         if new.exists():
             os.replace(new, self.path / PREVIOUS)
-            fault_point("checkpoint-rotated")  # only checkpoint.prev.pt exists now
+            fault_point("checkpoint-rotated", self.path)  # only checkpoint.prev.pt exists now
         atomic_write_bytes(new, checksummed(buf.getvalue()))
 
-    def load_checkpoint(self) -> dict[str, Any]:
-        """The newest readable checkpoint; falls back to the previous one with a
-        message when the newest is corrupt. Raises if neither can be read."""
-        import torch
+    def load_checkpoint(self, warn: bool = True) -> dict[str, Any]:
+        """The newest readable checkpoint, loaded weights-only (:func:`load_weights_only`).
 
+        A corrupt or truncated newest file (bad checksum) falls back to the
+        previous one, with a warning when ``warn``. A file whose checksum holds
+        but which needs anything beyond tensors and plain containers is REFUSED
+        (:class:`UnsafeCheckpointError`), never skipped: it was written that way
+        on purpose, by another program or by someone else. Raises
+        :class:`UserError` if no checkpoint can be read."""
         problems = []
         for name in (CHECKPOINT, PREVIOUS):
             p = self.path / name
             if not p.is_file():
                 continue
             try:
-                state = torch.load(io.BytesIO(unframe(p.read_bytes())), map_location="cpu", weights_only=False)
+                state = load_weights_only(unframe(p.read_bytes()), p)
                 if not isinstance(state, dict) or "epoch" not in state:
                     raise ValueError("missing fields")
+            except UnsafeCheckpointError:
+                raise
             except Exception as e:  # noqa: BLE001 - any unreadable file is "corrupt"
                 problems.append(f"{name}: {e}")
-                print(f"nasbench-sd: warning: checkpoint {p} is unreadable ({e}); trying the previous one",
-                      file=sys.stderr)
+                if warn:
+                    print(f"nasbench-sd: warning: checkpoint {p} is unreadable ({e}); trying the previous one",
+                          file=sys.stderr)
                 continue
             return state
         raise UserError(
@@ -136,7 +145,7 @@ class RunDir:
             f.write(json.dumps(record) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        fault_point("metrics-appended")  # the record is out, its checkpoint not yet
+        fault_point("metrics-appended", self.path)  # the record is out, its checkpoint not yet
 
     def rewrite_metrics(self, records: list[dict[str, Any]]) -> None:
         atomic_write_text(self.path / METRICS, "".join(json.dumps(r) + "\n" for r in records))
@@ -156,4 +165,44 @@ class RunDir:
 
     def write_result(self, result: dict[str, Any]) -> None:
         atomic_write_json(self.path / RESULT, result)
+        fault_point("result-written", self.path)  # finished, but the process has not reported it yet
 
+
+
+def load_weights_only(payload: bytes, path: str | Path) -> Any:
+    """Unpickle a checkpoint's ``payload`` with torch's weights-only unpickler:
+    tensors, ``torch.Generator`` states (ByteTensors), dicts, lists, tuples,
+    strings, numbers, booleans and None load; anything else (a class, a function,
+    a numpy scalar) is refused before it is created, so nothing in the file runs.
+
+    Raises:
+        UnsafeCheckpointError: the payload needs more; one line naming ``path``.
+    """
+    import pickle
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols before refusing
+            warnings.simplefilter("ignore")
+            return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise UnsafeCheckpointError(
+            f"checkpoint {path} refused: it needs {_needs(str(e))} to load, and a checkpoint may hold only tensors "
+            "and plain containers (nothing in it was run); if you do not know who wrote it, delete it, else move "
+            "the run directory aside and start the run afresh"
+        ) from None
+
+
+def _needs(message: str) -> str:
+    """What torch's weights-only unpickler refused, in a few words."""
+    import re
+
+    m = re.search(r"GLOBAL ([\w.]+)", message)
+    if m:
+        return f"the Python object {m.group(1)}"
+    m = re.search(r"Unsupported operand (\d+)", message)
+    if m:
+        return f"pickle instruction {m.group(1)}"
+    return "Python objects other than tensors and plain containers"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -41,11 +42,27 @@ class EpochSummary:
 class EpochStats:
     """Sums of ``v * n`` per statistic and the first non-finite step, kept on the device."""
 
-    def __init__(self) -> None:
-        self.sums: dict[str, float | torch.Tensor] = {}
-        self.n_seen = 0
+    def __init__(self, state: dict[str, Any] | None = None, device: torch.device | str | None = None) -> None:
+        """Empty, or (``state`` from :meth:`state_dict`) the first steps of an epoch that
+        was stopped part-way, its tensors put on ``device``."""
+        def on_device(v: Any) -> Any:
+            return v.to(device) if isinstance(v, torch.Tensor) and device is not None else v
+
+        state = state or {}
+        self.sums: dict[str, float | torch.Tensor] = {k: on_device(v) for k, v in state.get("sums", {}).items()}
+        self.n_seen = int(state.get("n_seen", 0))
         #: per key (and "" for the architecture parameters): first bad step (host int or device tensor)
-        self.first_bad: dict[str, int | torch.Tensor] = {}
+        self.first_bad: dict[str, int | torch.Tensor] = {k: on_device(v)
+                                                         for k, v in state.get("first_bad", {}).items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """The sums so far as CPU tensors and numbers (a mid-epoch checkpoint's part);
+        reading it copies the device's values, so it is taken only when a run stops."""
+        def on_cpu(v: Any) -> Any:
+            return v.detach().cpu().clone() if isinstance(v, torch.Tensor) else v
+
+        return {"sums": {k: on_cpu(v) for k, v in self.sums.items()}, "n_seen": self.n_seen,
+                "first_bad": {k: on_cpu(v) for k, v in self.first_bad.items()}}
 
     def add(self, stats: dict[str, float | torch.Tensor], n: int, step: int,
             arch: list[torch.Tensor] | tuple[torch.Tensor, ...] = ()) -> None:

@@ -11,10 +11,12 @@ from nasbench_sd.testing.contract import (
     ToyBatch,
     TracePoint,
     check_arch_gradients,
+    check_checkpoint_safe,
     check_config,
     check_deterministic,
     check_edge_weights,
     check_genotype_valid,
+    check_midepoch_resume,
     check_own_term,
     check_state_roundtrip,
     check_step_stats,
@@ -26,8 +28,9 @@ from nasbench_sd.testing.contract import (
 )
 
 __all__ = [
-    "CONTRACT_CHECKS", "Harness", "ToyBatch", "TracePoint", "check_arch_gradients", "check_config",
-    "check_deterministic", "check_edge_weights", "check_genotype_valid", "check_own_term", "check_state_roundtrip",
+    "CONTRACT_CHECKS", "Harness", "ToyBatch", "TracePoint", "check_arch_gradients", "check_checkpoint_safe",
+    "check_config", "check_deterministic", "check_edge_weights", "check_genotype_valid", "check_midepoch_resume",
+    "check_own_term", "check_state_roundtrip",
     "check_step_stats",
     "contract_case_id", "contract_cases", "method_class", "run_contract", "toy_search_config",
 ]

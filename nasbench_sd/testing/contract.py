@@ -104,7 +104,7 @@ class Harness:
         if validate:
             config.validate_for(self.search)
         self.method = self.cls(config, seed)
-        self.steps_per_epoch, self.epoch = steps_per_epoch, 0
+        self.steps_per_epoch, self.epoch, self.step = steps_per_epoch, 0, 0  # position: the next step to take
         n, s = steps_per_epoch * self.search.batch_size, self.search
         g = torch.Generator().manual_seed(12345)
         self.data = {half: (torch.randn(n, 3, image_size, image_size, generator=g),
@@ -144,7 +144,9 @@ class Harness:
     def run(self, until: int | None = None, max_steps: int | None = None) -> list[TracePoint]:
         """Run epochs ``self.epoch .. until-1`` (default: to the end) by the
         protocol; returns the state after every step. ``max_steps`` stops early
-        (mid-epoch, without ``on_epoch_end``). Runs on one CPU thread."""
+        (mid-epoch, without ``on_epoch_end``); a later call continues with the
+        next step, calling ``on_epoch_start`` again first, as the search loop
+        does when a run stopped mid-epoch resumes. Runs on one CPU thread."""
         with single_thread():
             return self._run(until, max_steps)
 
@@ -154,33 +156,35 @@ class Harness:
         while self.epoch < until:
             ctx.epoch = self.epoch
             self.method.on_epoch_start(ctx)
-            for step in range(self.steps_per_epoch):
+            for step in range(self.step, self.steps_per_epoch):
                 ctx.step, ctx.lr = step, cosine_lr(s, self.epoch)
                 for group in ctx.w_optimizer.param_groups:
                     group["lr"] = ctx.lr
                 stats = self.method.step(self.batch(self.epoch, step), ctx)
                 trace.append(TracePoint(self.epoch, step, self.arch(), self.network(), step_floats(stats)))
+                self.step = step + 1
                 if max_steps is not None and len(trace) >= max_steps:
                     return trace
             self.method.on_epoch_end(ctx)
             self.method.genotype()
-            self.epoch += 1
+            self.epoch, self.step = self.epoch + 1, 0
         return trace
 
     def checkpoint(self) -> bytes:
-        """What the loop saves after an epoch, serialised (plain tensors only)."""
+        """What the loop saves after an epoch, or after a step when a run stops
+        mid-epoch, serialised (tensors and plain containers only)."""
         buf = io.BytesIO()
-        torch.save({"epoch": self.epoch, "network": self.ctx.network.state_dict(),
+        torch.save({"epoch": self.epoch, "step": self.step, "network": self.ctx.network.state_dict(),
                     "w_optimizer": self.ctx.w_optimizer.state_dict(), "method": self.method.state_dict()}, buf)
         return buf.getvalue()
 
     def restore(self, blob: bytes) -> None:
-        """Resume from :meth:`checkpoint` (loaded with ``weights_only=True``)."""
+        """Resume from :meth:`checkpoint` (loaded with ``weights_only=True``, as the loop loads)."""
         state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
         self.ctx.network.load_state_dict(state["network"])
         self.ctx.w_optimizer.load_state_dict(state["w_optimizer"])
         self.method.load_state_dict(state["method"])
-        self.epoch = int(state["epoch"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
 
 
 @contextlib.contextmanager
@@ -396,6 +400,76 @@ def check_state_roundtrip(method: MethodLike) -> str | None:
     return None
 
 
+#: What a method's ``state_dict`` may hold: it is saved with torch.save and loaded
+#: with ``weights_only=True``, which creates nothing else (so nothing in a file runs).
+PLAIN_TYPES = (torch.Tensor, dict, list, tuple, str, int, float, bool, type(None))
+
+
+def first_unplain(state: Any, path: str = "") -> str | None:
+    """Where ``state`` holds something other than :data:`PLAIN_TYPES` (e.g.
+    ``/teachers/rng: numpy.random.Generator``), or None."""
+    if not isinstance(state, PLAIN_TYPES):
+        return f"{path or '<root>'}: {type(state).__module__}.{type(state).__qualname__}"
+    if isinstance(state, dict):
+        for k, v in state.items():
+            bad = (None if isinstance(k, (str, int)) else f"{path}: a key of type {type(k).__name__}") \
+                or first_unplain(v, f"{path}/{k}")
+            if bad:
+                return bad
+    if isinstance(state, (list, tuple)):
+        return next((bad for i, v in enumerate(state) if (bad := first_unplain(v, f"{path}/{i}"))), None)
+    return None
+
+
+@_one_thread
+def check_checkpoint_safe(method: MethodLike) -> str | None:
+    """``state_dict()`` holds only tensors and plain containers (a generator's state is
+    ``gen.get_state()``, a ByteTensor; a config, its numbers; a cell, its string), at
+    the start, mid-epoch and after an epoch, and loads with ``torch.load(...,
+    weights_only=True)``, as every checkpoint is loaded: a class, a function or a
+    numpy value would make every checkpoint of the method refused."""
+    cls = method_class(method)
+    h = Harness(cls)
+    states = [h.method.state_dict()]
+    if cls.trains_supernet:
+        h.run(max_steps=h.steps_per_epoch + 1)  # one epoch ended (teachers, snapshots filled), one begun
+        states.append(h.method.state_dict())
+    for state in states:
+        bad = first_unplain(state)
+        assert bad is None, (f"{_name(cls)}.state_dict() holds {bad}; a checkpoint may hold only tensors and plain "
+                             "containers (it is loaded with weights_only=True)")
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        try:
+            torch.load(io.BytesIO(buf.getvalue()), map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - the message names the refused object
+            raise AssertionError(f"{_name(cls)}.state_dict() does not load with weights_only=True: "
+                                 f"{str(e).strip().splitlines()[-1][:300]}") from None
+    return None
+
+
+@_one_thread
+def check_midepoch_resume(method: MethodLike) -> str | None:
+    """A run stopped after a step in the middle of an epoch and resumed from that
+    checkpoint (fresh instance, ``setup``, ``load_state_dict``, ``on_epoch_start``
+    of that epoch AGAIN, then the remaining steps) equals an uninterrupted run bit
+    for bit: ``on_epoch_start`` may only set values from ``ctx.epoch``."""
+    cls = method_class(method)
+    if not cls.trains_supernet:
+        return f"{_name(cls)} trains no supernet: no steps"
+    ref = Harness(cls)
+    full = ref.run(until=2)
+    a = Harness(cls)
+    done = a.run(max_steps=a.steps_per_epoch + 1)  # epoch 0, then the first step of epoch 1
+    b = Harness(cls)
+    b.restore(a.checkpoint())
+    resumed = b.run(until=2)
+    diff = _first_mismatch(full, done + resumed)
+    assert diff is None, f"{_name(cls)}: resuming in the middle of an epoch differs from not stopping: {diff}"
+    assert b.method.genotype() == ref.method.genotype(), f"{_name(cls)}: the resumed run derives another cell"
+    return None
+
+
 @_one_thread
 def check_deterministic(method: MethodLike) -> str | None:
     """Same seed -> identical CPU runs (whatever the global torch RNG);
@@ -463,7 +537,7 @@ def check_own_term(method: MethodLike) -> str | None:
 
 CONTRACT_CHECKS: list[Callable[[MethodLike], str | None]] = [
     check_config, check_step_stats, check_edge_weights, check_arch_gradients, check_genotype_valid,
-    check_state_roundtrip, check_deterministic, check_own_term,
+    check_state_roundtrip, check_checkpoint_safe, check_midepoch_resume, check_deterministic, check_own_term,
 ]
 
 

@@ -2,16 +2,25 @@
 
 Two ways to kill a ``nasbench-sd search`` and check that it resumes:
 
-* **By injection** (the tests): set ``NASBENCH_SD_FAULT=<place>[:<n>]`` and the
-  process SIGKILLs itself the ``n``-th time (default 1) it passes ``place``
-  (:func:`nasbench_sd.io.fault_point`). With ``NASBENCH_SD_FAULT_MARKER=<file>``
-  it first writes ``<place> <n>`` to that file, so a test can assert that the
-  fault landed where it says. Places (see :data:`PLACES`): ``step`` (after a
-  search step), ``metrics-appended`` (an epoch's record written, its checkpoint
-  not yet), ``checkpoint-rotated`` (the old checkpoint renamed to
-  checkpoint.prev.pt, the new one not yet written), ``written/<file name>``
-  (an atomic write's temp file complete, not yet renamed; e.g.
-  ``written/checkpoint.pt``, ``written/result.json``).
+* **By injection** (the tests): set ``NASBENCH_SD_FAULT=<place>[:<n>][@<run>][=<action>]``
+  and the process acts the ``n``-th time (default 1) it passes ``place``
+  (:func:`nasbench_sd.io.fault_point`). With ``@<run>`` only visits inside a
+  run directory whose path ends with ``<run>`` count (``@seed-1``,
+  ``@darts-v1/seed-1``). The action (see :data:`ACTIONS`) is ``kill`` (default:
+  SIGKILL itself, as the OOM killer or a lost machine would), ``term`` /
+  ``int`` (send itself SIGTERM / SIGINT: a scheduler's stop, Ctrl-C), ``oom``
+  (raise torch's out-of-memory error, as a full GPU would) or ``device``
+  (raise a CUDA-style device error). With ``NASBENCH_SD_FAULT_MARKER=<file>`` it
+  first writes ``<place> <n>`` to that file, so a test can assert that the fault
+  landed where it says; with ``NASBENCH_SD_FAULT_ONCE=1`` as well, it acts only
+  if that file does not exist yet (once over all processes: a retried run is
+  then not hit again). Places (see :data:`PLACES`): ``step`` (after a search
+  step), ``metrics-appended`` (an epoch's record written, its checkpoint not
+  yet), ``checkpoint-rotated`` (the old checkpoint renamed to
+  checkpoint.prev.pt, the new one not yet written), ``result-written``
+  (result.json complete, the process has not reported it yet),
+  ``written/<file name>`` (an atomic write's temp file complete, not yet
+  renamed; e.g. ``written/checkpoint.pt``, ``written/result.json``).
 * **By timing** (benchmarks/kill_stress.py): :func:`run_with_kills` SIGKILLs the
   process from outside at chosen moments, as a user's Ctrl-C or an OOM killer
   would.
@@ -28,46 +37,86 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-FAULT_VAR, MARKER_VAR = "NASBENCH_SD_FAULT", "NASBENCH_SD_FAULT_MARKER"
-PLACES = ("step", "metrics-appended", "checkpoint-rotated", "written/")
+FAULT_VAR, MARKER_VAR, ONCE_VAR = "NASBENCH_SD_FAULT", "NASBENCH_SD_FAULT_MARKER", "NASBENCH_SD_FAULT_ONCE"
+PLACES = ("step", "metrics-appended", "checkpoint-rotated", "result-written", "written/")
+ACTIONS = ("kill", "term", "int", "oom", "device")
 _hits: dict[str, int] = {}
 
 
-def parse_fault(spec: str) -> tuple[str, int]:
-    """``"step:5"`` -> ``("step", 5)``; ``"checkpoint-rotated"`` -> ``("checkpoint-rotated", 1)``."""
-    place, _, count = spec.rpartition(":")
+@dataclass(frozen=True)
+class Fault:
+    """A parsed ``NASBENCH_SD_FAULT``."""
+
+    place: str
+    count: int = 1
+    run: str | None = None  # only inside a run directory whose path ends with this
+    action: str = "kill"
+
+
+def parse_fault(spec: str) -> Fault:
+    """``"step:5"`` -> step, 5th visit, kill; ``"step:2@seed-1=term"`` -> the 2nd step of
+    the run in .../seed-1, SIGTERM; ``"checkpoint-rotated"`` -> 1st visit, kill."""
+    rest, _, action = spec.partition("=")
+    rest, _, run = rest.partition("@")
+    place, _, count = rest.rpartition(":")
     if not place or not count.isdigit():
-        place, count = spec, "1"
+        place, count = rest, "1"
     if not any(place == p or (p.endswith("/") and place.startswith(p)) for p in PLACES):
         raise ValueError(f"{FAULT_VAR}: unknown place {place!r} (places: {', '.join(PLACES)}<file name>)")
     if int(count) < 1:
         raise ValueError(f"{FAULT_VAR}: the count must be >= 1, got {count}")
-    return place, int(count)
+    if action and action not in ACTIONS:
+        raise ValueError(f"{FAULT_VAR}: unknown action {action!r} (actions: {', '.join(ACTIONS)})")
+    return Fault(place, int(count), run.strip("/") or None, action or "kill")
 
 
-def inject(place: str) -> None:
-    """Called at ``place`` when NASBENCH_SD_FAULT is set: count the visit and, on
-    the chosen one, write the marker file and SIGKILL this process."""
-    target, count = parse_fault(os.environ[FAULT_VAR])
-    if place != target:
+def _in_run(where: str | Path | None, run: str | None) -> bool:
+    if run is None:
+        return True
+    return where is not None and ("/" + Path(where).resolve().as_posix()).endswith("/" + run)
+
+
+def inject(place: str, where: str | Path | None = None) -> None:
+    """Called at ``place`` (inside directory ``where``) when NASBENCH_SD_FAULT is set:
+    count the visit and, on the chosen one, write the marker file and act."""
+    fault = parse_fault(os.environ[FAULT_VAR])
+    if place != fault.place or not _in_run(where, fault.run):
         return
     _hits[place] = _hits.get(place, 0) + 1
-    if _hits[place] != count:
+    if _hits[place] != fault.count:
         return
     marker = os.environ.get(MARKER_VAR)
     if marker:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.write(fd, f"{place} {count}\n".encode())
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if os.environ.get(ONCE_VAR) == "1" else os.O_TRUNC)
+        try:
+            fd = os.open(marker, flags, 0o644)
+        except FileExistsError:  # acted once already, in an earlier process
+            return
+        os.write(fd, f"{place} {fault.count}\n".encode())
         os.fsync(fd)
         os.close(fd)
-    os.kill(os.getpid(), signal.SIGKILL)
+    _act(fault.action)
 
 
-def fault_env(spec: str, marker: Path) -> dict[str, str]:
-    """This process's environment plus the variables that inject ``spec``."""
+def _act(action: str) -> None:
+    if action == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif action in ("term", "int"):  # handled like one from outside, at the interpreter's next check
+        os.kill(os.getpid(), signal.SIGTERM if action == "term" else signal.SIGINT)
+    elif action == "oom":
+        import torch
+
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected by NASBENCH_SD_FAULT)")
+    elif action == "device":
+        raise RuntimeError("CUDA error: an illegal memory access was encountered (injected by NASBENCH_SD_FAULT)")
+
+
+def fault_env(spec: str, marker: Path, once: bool = False) -> dict[str, str]:
+    """This process's environment plus the variables that inject ``spec`` (with
+    ``once``: in the first process that reaches it only)."""
     parse_fault(spec)
-    env = {k: v for k, v in os.environ.items() if k not in (FAULT_VAR, MARKER_VAR)}
-    return {**env, FAULT_VAR: spec, MARKER_VAR: str(marker)}
+    env = {k: v for k, v in os.environ.items() if k not in (FAULT_VAR, MARKER_VAR, ONCE_VAR)}
+    return {**env, FAULT_VAR: spec, MARKER_VAR: str(marker), **({ONCE_VAR: "1"} if once else {})}
 
 
 @dataclass(frozen=True)
@@ -155,5 +204,5 @@ def random_kills(n: int, epochs: int, epoch_s: float, seed: int = 0, checkpoint_
             for k, e in enumerate(at)]
 
 
-__all__ = ["FAULT_VAR", "MARKER_VAR", "PLACES", "Kill", "KillReport", "fault_env", "inject", "parse_fault",
-           "random_kills", "run_with_kills", "search_command"]
+__all__ = ["ACTIONS", "FAULT_VAR", "MARKER_VAR", "ONCE_VAR", "PLACES", "Fault", "Kill", "KillReport", "fault_env",
+           "inject", "parse_fault", "random_kills", "run_with_kills", "search_command"]
