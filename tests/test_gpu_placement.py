@@ -45,7 +45,7 @@ def test_pool_worker_initializer_pins_one_gpu(monkeypatch):
 
 
 def _random_tasks(tmp_path, n):
-    from nasbench_sd.config import build_run_config
+    from nasbench_sd.presets import build_run_config
 
     return [worker.RunTask("random", s, str(tmp_path / f"seed-{s}"), build_run_config("random", "cpu", s, {}))
             for s in range(n)]
