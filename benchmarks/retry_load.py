@@ -131,8 +131,8 @@ def run_with_kills(args: list[str], match, every: tuple[float, float], seed: int
 
 def check(root: Path, seeds: range) -> dict:
     """Manifest consistency and results of the runs of ``seeds``."""
-    from nasbench_sd.presets import build_run_config
     from nasbench_sd.methods import create_method
+    from nasbench_sd.presets import build_run_config
 
     manifest = json.loads((root / "experiment.json").read_text())
     problems, outcomes, retried, most = [], Counter(), 0, 0

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from nasbench_sd.presets import build_run_config
 from nasbench_sd.experiments.executors import PoolExecutor, exit_reason
 from nasbench_sd.experiments.worker import RunTask
+from nasbench_sd.presets import build_run_config
 from nasbench_sd.testing.faults import FAULT_VAR, MARKER_VAR, fault_env
 
 
