@@ -85,8 +85,8 @@ class SearchLoader:
         dev = self.device
         self._train = (data.train_images.to(dev), data.train_labels.to(dev), data.train_index.to(dev))
         self._valid = (data.valid_images.to(dev), data.valid_labels.to(dev), data.valid_index.to(dev))
-        self._mean = torch.tensor(data.mean, dtype=torch.float32, device=dev)
-        self._std = torch.tensor(data.std, dtype=torch.float32, device=dev)
+        self._mean = torch.tensor(data.mean, dtype=torch.get_default_dtype(), device=dev)
+        self._std = torch.tensor(data.std, dtype=torch.get_default_dtype(), device=dev)
         self._train_order = torch.Generator().manual_seed(derive_seed(seed, STREAM_TRAIN_ORDER))
         self._valid_order = torch.Generator().manual_seed(derive_seed(seed, STREAM_VALID_ORDER))
         self._augment = torch.Generator().manual_seed(derive_seed(seed, STREAM_AUGMENT))

@@ -129,6 +129,19 @@ class RunDir:
             "move the directory aside to start afresh"
         )
 
+    def load_previous_checkpoint(self) -> dict[str, Any] | None:
+        """checkpoint.prev.pt (the state one checkpoint before the newest), or None if it is
+        missing or unreadable. A seed-batched run uses it to line up seeds that a kill left
+        one checkpoint apart (:mod:`nasbench_sd.search.batched`)."""
+        import torch
+
+        p = self.path / PREVIOUS
+        try:
+            state = torch.load(io.BytesIO(unframe(p.read_bytes())), map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - missing or corrupt: no previous checkpoint to use
+            return None
+        return state if isinstance(state, dict) and "epoch" in state else None
+
     # -- metrics and result -------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one record (a torn last line from a crash or a full disk is dropped on reading and resume)."""

@@ -1,0 +1,241 @@
+"""Seed-batched searches: S seeds of one method trained as ONE batched supernet, in one process.
+
+:func:`run_seed_batch` is what ``nasbench-sd run --batch-seeds S`` calls for a
+group of seeds. Each seed stays its own experiment: its SuperNet is initialised
+exactly as its own run initialises it (then stacked into a
+:class:`~nasbench_sd.nn.batched.BatchedSuperNet`), it has its own
+:class:`~nasbench_sd.data.SearchLoader` (data order and augmentation), its own
+architecture parameters, optimiser state, gradient clipping and method state
+(a slice of every seed-batched tensor, see :mod:`nasbench_sd.seedbatch`), and
+its own ordinary run directory: config.json, metrics.jsonl, a checkpoint that
+holds exactly what its own run's checkpoint holds (so it resumes batched or
+alone), and result.json, whose provenance adds ``seed_batch`` (the seeds
+trained together). Epoch times and wall times are the batch's.
+
+Why a second loop: it is :func:`nasbench_sd.search.loop._search` with S run
+directories, S loaders and S sets of epoch statistics around one network and
+one method; it mirrors that loop line for line (and reuses its record and
+finiteness helpers) so that the one-run loop stays exactly as it is. Like it,
+it never branches on the method. Differences: checkpoints are written at
+epoch ends only; a non-finite statistic of one seed stops the whole batch
+(every seed keeps its last good checkpoint); the Hessian diagnostic is not
+available (a batch with ``hessian_every > 0`` is refused, and ``run`` runs
+those seeds separately). A batch killed between two seeds' checkpoint writes
+resumes from the epoch every seed has (a seed one checkpoint ahead goes back
+to its previous checkpoint), so it ends where an uninterrupted batch ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nasbench_sd.config import RunConfig
+from nasbench_sd.errors import UserError
+from nasbench_sd.io import directory_lock, ensure_writable_dir, fault_point
+from nasbench_sd.methods import SearchContext, SearchMethod, get_method
+from nasbench_sd.provenance import code_revision
+from nasbench_sd.search.loop import _check_finite, _epoch_record
+from nasbench_sd.search.progress import Progress
+from nasbench_sd.search.rundir import RunDir
+from nasbench_sd.search.schedule import cosine_lr
+from nasbench_sd.search.stepstats import EpochStats
+from nasbench_sd.seedbatch import load_seed_optimizer_state, seed_optimizer_state, seed_slice
+from nasbench_sd.seeding import derive_seed
+
+
+def seed_batch_refusal(cfg: RunConfig) -> str | None:
+    """Why the seeds of ``cfg``'s method and settings cannot train as one batch (None: they can)."""
+    reason = get_method(cfg.method).seed_batching_refusal(cfg.method_config)
+    if reason is None and cfg.search.hessian_every:
+        reason = "not batched with hessian_every > 0: the Hessian diagnostic takes one seed's network"
+    return reason
+
+
+def check_seed_batch(cfgs: Sequence[RunConfig]) -> None:
+    """Raise :class:`UserError` unless ``cfgs`` are seeds of ONE configuration that can batch."""
+    if not cfgs:
+        raise UserError("a seed batch needs at least one run")
+    seeds = [c.seed for c in cfgs]
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"a seed batch lists a seed twice: {seeds}")
+    same = {k: v for k, v in cfgs[0].comparable().items() if k != "seed"}
+    for c in cfgs[1:]:
+        if {k: v for k, v in c.comparable().items() if k != "seed"} != same or c.device != cfgs[0].device:
+            raise UserError("the runs of a seed batch must differ in their seed only")
+    reason = seed_batch_refusal(cfgs[0])
+    if reason is not None:
+        raise UserError(f"{cfgs[0].method} cannot batch seeds: {reason}")
+
+
+def run_seed_batch(cfgs: Sequence[RunConfig], outs: Sequence[str | Path], data_root: str | Path | None = None,
+                   resume: bool = False, quiet: bool = False, data: Any = None, max_steps: int | None = None,
+                   download: bool = False) -> list[dict[str, Any]]:
+    """Run (or resume) the seeds ``cfgs`` (one configuration, several seeds) as one batch,
+    seed ``cfgs[i]`` into run directory ``outs[i]``; returns each run's result.json content.
+
+    The arguments are those of :func:`~nasbench_sd.search.loop.run_search`, one
+    config and directory per seed. Raises :class:`UserError` for a method that
+    cannot batch (its card says why) and for runs that are not seeds of one
+    configuration, before anything is written.
+    """
+    from nasbench_sd.data import load_search_data
+    from nasbench_sd.methods import create_method
+
+    check_seed_batch(cfgs)
+    if len(outs) != len(cfgs) or len({Path(o).resolve() for o in outs}) != len(outs):
+        raise UserError("a seed batch needs one distinct run directory per seed")
+    s = cfgs[0].search
+    method = create_method(cfgs[0].method, cfgs[0].method_config, seeds=tuple(c.seed for c in cfgs))
+    if data is None:
+        data = load_search_data(s.dataset, data_root, s.split, limit=s.train_limit or None, device=cfgs[0].device,
+                                download=download)
+    runs = [RunDir(o) for o in outs]
+    with contextlib.ExitStack() as stack:
+        for run in runs:
+            ensure_writable_dir(run.path)
+            stack.enter_context(directory_lock(run.path))
+        has = [run.prepare(cfg.to_dict(), resume) for run, cfg in zip(runs, cfgs)]
+        states = _aligned_checkpoints(runs, has)
+        return _search_batch(cfgs, method, runs, states, quiet, data, max_steps)
+
+
+def _aligned_checkpoints(runs: list[RunDir], has: list[bool]) -> list[dict[str, Any]] | None:
+    """Every seed's checkpoint at the last epoch all of them finished (None: a new batch)."""
+    if not any(has):
+        return None
+    if not all(has):
+        missing = [str(r.path) for r, h in zip(runs, has) if not h]
+        raise UserError(f"some runs of this seed batch have no checkpoint ({', '.join(missing)}); "
+                        "resume the others without them")
+    states = [run.load_checkpoint() for run in runs]
+    target = min(int(st["epoch"]) for st in states)
+    for i, st in enumerate(states):
+        if int(st["epoch"]) != target:  # a kill between two seeds' checkpoint writes
+            prev = runs[i].load_previous_checkpoint()
+            if prev is None or int(prev["epoch"]) != target:
+                raise UserError(f"the runs of this seed batch are at different epochs ({runs[i].path}); "
+                                "resume them separately")
+            states[i] = prev
+    return states
+
+
+def _stacked(loaders: list[Any]) -> Iterator[Any]:
+    """The loaders' batches of each step, stacked along a new leading seed dimension."""
+    from nasbench_sd.data.loader import StepBatch
+
+    fields = ("x_train", "y_train", "idx_train", "x_valid", "y_valid", "idx_valid")
+    for batches in zip(*loaders):
+        yield StepBatch(*(torch.stack([getattr(b, f) for b in batches]) for f in fields),
+                        epoch=batches[0].epoch, step=batches[0].step)
+
+
+def _search_batch(cfgs: Sequence[RunConfig], method: SearchMethod, runs: list[RunDir],
+                  states: list[dict[str, Any]] | None, quiet: bool, data: Any,
+                  max_steps: int | None) -> list[dict[str, Any]]:
+    from nasbench_sd.benchmark import get_benchmark
+    from nasbench_sd.data import SearchLoader
+    from nasbench_sd.nn.batched import BatchedSuperNet
+    from nasbench_sd.nn.supernet import SuperNet
+    from nasbench_sd.search.result import build_result
+
+    s, device, started, n = cfgs[0].search, torch.device(cfgs[0].device), time.time(), len(cfgs)
+    revision = code_revision()
+    bench = get_benchmark(s.benchmark)
+    nets = []
+    for cfg in cfgs:  # each seed's SuperNet initialised exactly as its own run initialises it
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(cfg.seed, "weights-init"))
+            nets.append(SuperNet(s.channels, s.cells_per_stage, data.num_classes, **method.supernet_options()))
+    net = BatchedSuperNet(nets).to(device)
+    del nets
+    w_opt = torch.optim.SGD(net.parameters(), lr=s.w_lr, momentum=s.w_momentum, nesterov=s.w_nesterov,
+                            weight_decay=s.w_weight_decay)
+    loaders = [SearchLoader(data, s.batch_size, cfg.seed, device) for cfg in cfgs]
+    network = torch.compile(net) if s.compile else net
+    ctx = SearchContext(network=network, w_optimizer=w_opt, device=device, search=s,
+                        steps_per_epoch=len(loaders[0]), num_classes=data.num_classes,
+                        num_train_keys=int(data.train_index.max()) + 1,
+                        num_valid_keys=int(data.valid_index.max()) + 1, batches=loaders[0].extra_batches(),
+                        seed_batch=n)
+    method.setup(ctx)
+    records: list[list[dict[str, Any]]] = [[] for _ in cfgs]
+    start_epoch, elapsed_before, earlier = 0, [0.0] * n, [[] for _ in cfgs]
+    if states is not None:
+        for i, st in enumerate(states):
+            net.load_seed_state_dict(i, st["network"])
+            load_seed_optimizer_state(w_opt, i, st["w_optimizer"])
+            method.load_seed_state_dict(i, st["method"])
+            loaders[i].load_state_dict(st["loader"])
+            records[i], elapsed_before[i] = st["records"], st["elapsed"]
+            earlier[i] = st.get("code_revisions", [])
+        torch.set_rng_state(states[0]["torch_rng"])
+        start_epoch = int(states[0]["epoch"]) + 1
+    revisions = [e if e[-1:] == [revision] else [*e, revision] for e in earlier]
+    for run, recs in zip(runs, records):
+        run.rewrite_metrics(recs)  # drop records a killed process wrote after its last checkpoint
+    seeds = ",".join(str(c.seed) for c in cfgs)
+    progress = Progress(total=(s.epochs - start_epoch) * len(loaders[0]), initial_epoch=start_epoch,
+                        epochs=s.epochs, disable=quiet, label=f"{cfgs[0].method} seeds {seeds}")
+    steps_done = 0
+    for epoch in range(start_epoch, s.epochs):
+        ctx.epoch, t0, accs = epoch, time.perf_counter(), [EpochStats() for _ in cfgs]
+        ctx.lr = cosine_lr(s, epoch)
+        for group in w_opt.param_groups:
+            group["lr"] = ctx.lr
+        method.on_epoch_start(ctx)
+        for batch in _stacked(loaders):
+            ctx.step = batch.step
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp == "bf16"):
+                stats = method.step(batch, ctx)
+            arch = method.arch_parameters()
+            for i, acc in enumerate(accs):
+                acc.add({k: seed_slice(v, i) for k, v in stats.items()}, int(batch.y_train.shape[1]), batch.step,
+                        [p[i] for p in arch])
+            steps_done += 1
+            fault_point("step")
+            progress.update(epoch)
+            if max_steps is not None and steps_done >= max_steps:
+                progress.close()
+                return [{} for _ in cfgs]
+        method.on_epoch_end(ctx)
+        views = [method.seed_view(i) for i in range(n)]
+        summaries = []
+        for i, acc in enumerate(accs):
+            acc.check_arch([p[i] for p in method.arch_parameters()], len(loaders[0]))
+            summaries.append(acc.read())
+        for i, summary in enumerate(summaries):
+            _check_finite(summary, epoch, runs[i])
+        seconds = time.perf_counter() - t0
+        for i, (cfg, run) in enumerate(zip(cfgs, runs)):
+            record = _epoch_record(epoch, views[i], bench, summaries[i].means, ctx, seconds, cfg, data, net)
+            records[i].append(record)
+            run.append_metrics(record)
+        for i, run in enumerate(runs):
+            run.save_checkpoint({"epoch": epoch, "network": net.seed_state_dict(i),
+                                 "w_optimizer": seed_optimizer_state(w_opt, i), "method": method.seed_state_dict(i),
+                                 "loader": loaders[i].state_dict(), "torch_rng": torch.get_rng_state(),
+                                 "records": records[i], "elapsed": elapsed_before[i] + time.time() - started,
+                                 "code_revisions": revisions[i]})
+        progress.epoch_done(records[0][-1])
+    progress.close()
+    results = []
+    for i, (cfg, run) in enumerate(zip(cfgs, runs)):
+        result = build_result(cfg, method.seed_view(i).genotype(), bench, records[i],
+                              elapsed_before[i] + time.time() - started, data, revisions[i])
+        result["provenance"]["seed_batch"] = {
+            "seeds": [c.seed for c in cfgs],
+            "note": "trained in one process as one seed-batched supernet (nasbench_sd.search.batched); "
+                    "epoch and wall times are the whole batch's",
+        }
+        run.write_result(result)
+        results.append(result)
+    return results
+
+
+__all__ = ["check_seed_batch", "run_seed_batch", "seed_batch_refusal"]
