@@ -30,9 +30,9 @@ import torch
 from nasbench_sd.errors import UserError
 
 #: Why single-path methods (one sampled op per edge and forward pass) run their seeds separately.
-SINGLE_PATH = ("not batched: each forward pass runs one sampled op per edge, and the seeds sample different "
-               "ops, so one call cannot run every seed's structure (masking all five ops in would do the work "
-               "of the dense supernet, several times each seed's own); its seeds run separately")
+SINGLE_PATH = ("each forward pass runs one sampled op per edge and the seeds sample different ops, so one "
+               "call cannot run every seed's structure (masking all five ops in would do the dense supernet's "
+               "work, several times each seed's own)")
 
 
 def seed_slice(value: Any, index: int) -> Any:

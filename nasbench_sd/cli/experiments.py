@@ -70,7 +70,7 @@ def choose(preset: str | None, device: str, workers, executor: str, ray_address)
 
 
 def execute(groups, seeds, preset, out, data_root, workers, threads, executor, ray_address, device, quiet,
-            extra=None, download=True) -> dict:
+            extra=None, download=True, batch_seeds=1, require_batch=False) -> dict:
     """Plan (validating everything), run, and print a one-line summary; exit 1 if runs failed.
     ``preset`` and ``device`` are resolved (:func:`choose`)."""
     from nasbench_sd.errors import RunError
@@ -78,7 +78,9 @@ def execute(groups, seeds, preset, out, data_root, workers, threads, executor, r
 
     remote = executor == "ray" and bool(ray_address or os.environ.get("RAY_ADDRESS"))
     plan = plan_experiment(groups, seeds, preset, out, device=device, data_root=data_root, check_data=not remote,
-                           threads=threads, download=download)
+                           threads=threads, download=download, batch_seeds=batch_seeds, require_batch=require_batch)
+    for label, reason in plan.batch_notes.items():
+        click.echo(f"{label}: its seeds run separately, it cannot batch them: {reason}")
     counts = plan.counts()
     try:
         manifest = run_experiment(plan, executor, workers, ray_address, quiet, extra)
@@ -94,9 +96,15 @@ def execute(groups, seeds, preset, out, data_root, workers, threads, executor, r
 @click.command("run")
 @click.option("--method", "-m", "methods", required=True, help="Method or comma-separated methods: sd-darts,gdas.")
 @click.option("--out", default=None, help="Experiment directory [results/<preset>].")
+@click.option("--batch-seeds", type=int, default=1, show_default=True, metavar="S",
+              help="Train up to S seeds of a method as one seed-batched supernet in one process (each seed "
+                   "keeps its own run directory and results); methods that cannot batch run their seeds "
+                   "separately (`nasbench-sd methods --show NAME` says why).")
+@click.option("--require-batch", is_flag=True,
+              help="With --batch-seeds: fail instead of running a method's seeds separately.")
 @_run_options
-def run(methods, out, seeds, preset, sets, data_root, no_download, workers, threads, executor, ray_address, device,
-        quiet):
+def run(methods, out, batch_seeds, require_batch, seeds, preset, sets, data_root, no_download, workers, threads,
+        executor, ray_address, device, quiet):
     """Search with every (method, seed): results/<experiment>/<method>/seed-<n>/.
 
     Finished runs are skipped, unfinished ones resumed; all input is checked
@@ -110,7 +118,8 @@ def run(methods, out, seeds, preset, sets, data_root, no_download, workers, thre
     preset, device = choose(preset, device, workers, executor, ray_address)
     out = out or f"results/{preset}"
     execute(method_groups(names, set_map), seed_list, preset, out, data_root, workers, threads, executor,
-            ray_address, device, quiet, download=not no_download)
+            ray_address, device, quiet, download=not no_download, batch_seeds=batch_seeds,
+            require_batch=require_batch)
     click.echo(f"next: nasbench-sd table {out} && nasbench-sd plot {out}")
 
 

@@ -6,6 +6,14 @@ directories made by another configuration, the search data) and writes
 nothing. :func:`run_experiment` then skips finished runs, resumes unfinished
 ones, sends the rest to an executor and keeps ``experiment.json`` current.
 ``nasbench-sd run`` and ``nasbench-sd ablate`` both go through here.
+
+Seed batching (``run --batch-seeds S``): the unfinished runs of a group whose
+method can batch start as units of up to S consecutive seeds, each unit one
+:class:`~nasbench_sd.experiments.worker.SeedBatchTask` (one process trains
+them as one seed-batched supernet, :mod:`nasbench_sd.search.batched`). Every
+run still has its own run directory and its own entry in ``experiment.json``.
+Groups that cannot batch run their seeds separately; the plan says why
+(``Plan.batch_notes``).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from nasbench_sd.config import config_diff
 from nasbench_sd.errors import RunError, UserError
 from nasbench_sd.experiments.layout import check_label, check_not_locked, check_writable, run_path
 from nasbench_sd.experiments.manifest import Manifest, check_compatible, load_manifest
-from nasbench_sd.experiments.worker import RunTask
+from nasbench_sd.experiments.worker import RunTask, SeedBatchTask, member_outcomes
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,10 @@ class Plan:
     download: bool = False
     runs: list[PlannedRun] = field(default_factory=list)
     group_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: seeds per seed-batched unit (1: every run alone)
+    batch_seeds: int = 1
+    #: groups whose seeds run separately although batch_seeds > 1, and why
+    batch_notes: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out = {"done": 0, "resume": 0, "new": 0}
@@ -69,32 +81,44 @@ def method_groups(methods: list[str], sets: dict[str, str]) -> list[Group]:
 
 def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str | Path, device: str = "cpu",
                     data_root: str | Path | None = None, check_data: bool = True, threads: int = 1,
-                    download: bool = False) -> Plan:
+                    download: bool = False, batch_seeds: int = 1, require_batch: bool = False) -> Plan:
     """Resolve every run and check that all can start; writes nothing.
 
     Raises :class:`UserError` (one line) for any bad input, including a run
     directory or experiment group that holds another configuration. With
     ``download``, a missing CIFAR data set is fetched while checking the data.
+    ``batch_seeds > 1`` batches the seeds of every group that can
+    (module docstring); ``require_batch`` refuses a group that cannot.
     """
     from nasbench_sd.config import build_run_config
+    from nasbench_sd.search.batched import seed_batch_refusal
     from nasbench_sd.search.rundir import RunDir
 
     if not groups or not seeds:
         raise UserError("nothing to run: give at least one method and one seed")
     if threads < 1:
         raise UserError(f"--threads must be >= 1, got {threads}")
+    if isinstance(batch_seeds, bool) or not isinstance(batch_seeds, int) or batch_seeds < 1:
+        raise UserError(f"--batch-seeds must be a number of seeds >= 1, got {batch_seeds!r}")
+    if require_batch and batch_seeds < 2:
+        raise UserError("--require-batch needs --batch-seeds S with S >= 2")
     root = check_writable(out)
     if root.is_dir():
         check_not_locked(root, "experiment directory")
     plan = Plan(root=root, preset=preset, seeds=list(seeds), groups=list(groups), device=device,
                 data_root=None if data_root is None else str(data_root), threads=int(threads),
-                download=bool(download))
+                download=bool(download), batch_seeds=int(batch_seeds))
     for g in groups:
         check_label(g.label)
         configs = [build_run_config(g.method, preset, seed, dict(g.sets), device=device) for seed in seeds]
         comparable = configs[0].comparable()
         comparable.pop("seed")
         plan.group_configs[g.label] = comparable
+        reason = seed_batch_refusal(configs[0]) if batch_seeds > 1 else None
+        if reason is not None:
+            if require_batch:
+                raise UserError(f"{g.label} cannot batch seeds (--require-batch): {reason}")
+            plan.batch_notes[g.label] = reason
         for seed, cfg in zip(seeds, configs):
             path = run_path(root, g.label, seed)
             plan.runs.append(PlannedRun(_task(g, seed, path, cfg, plan), _state(RunDir(path), cfg)))
@@ -168,7 +192,7 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
             "threads_per_run": plan.threads,
             "groups": {g.label: {"method": g.method, "sets": dict(g.sets), "config": plan.group_configs[g.label]}
                        for g in plan.groups},
-            "seeds": plan.seeds, **(extra or {}),
+            "seeds": plan.seeds, "batch_seeds": plan.batch_seeds, **(extra or {}),
         })
         todo = []
         for r in plan.runs:
@@ -180,25 +204,28 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
                 manifest.set_run(r.task.key, **base, status="pending", resumed=r.state == "resume", error=None)
                 todo.append(r)
         manifest.write()
-        limit = len(todo) if (executor == "ray" and not workers) else max(1, workers or 1)
+        units = seed_units(todo, plan.batch_seeds, {g.label for g in plan.groups} - set(plan.batch_notes))
+        limit = len(units) if (executor == "ray" and not workers) else max(1, workers or 1)
         progress = ExperimentProgress(len(plan.runs), len(plan.runs) - len(todo), quiet, ex.inline)
         status = "interrupted"
         try:
-            queue, running = list(todo), 0
+            queue, running = list(units), 0
             while queue or running:
                 while queue and running < limit:
-                    r = queue.pop(0)
-                    task = replace(r.task, resume=r.state == "resume", quiet=quiet or not ex.inline,
-                                   return_files=executor == "ray")
-                    ex.submit(task)
+                    tasks = [replace(r.task, resume=r.state == "resume", quiet=quiet or not ex.inline,
+                                     return_files=executor == "ray") for r in queue.pop(0)]
+                    ex.submit(tasks[0] if len(tasks) == 1 else SeedBatchTask(tuple(tasks)))
                     running += 1
-                    manifest.set_run(task.key, status="running")
+                    for task in tasks:
+                        manifest.set_run(task.key, status="running")
                     manifest.write()
-                    progress.started(task)
-                for task, outcome in ex.wait(1.0):
+                    for task in tasks:
+                        progress.started(task)
+                for unit, outcome in ex.wait(1.0):
                     running -= 1
-                    _record(manifest, task, outcome)
-                    progress.finished(task, outcome)
+                    for task, member in member_outcomes(unit, outcome):
+                        _record(manifest, task, member)
+                        progress.finished(task, member)
                 progress.poll()
             failed = [r.task.key for r in todo if manifest.data["runs"][r.task.key].get("status") == "failed"]
             status = "failed" if failed else "finished"
@@ -212,6 +239,24 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
                        f"{', ...' if len(failed) > 4 else ''}); see {manifest.path}; rerun the same command to "
                        "retry them (finished runs are kept)")
     return manifest.data
+
+
+def seed_units(todo: list[PlannedRun], size: int, batchable: set[str]) -> list[list[PlannedRun]]:
+    """The runs to start, in order, as units: the unfinished runs of a group in
+    ``batchable`` in lists of up to ``size`` consecutive seeds (a batch that was killed
+    is planned as the same batch again), every other run alone."""
+    units: list[list[PlannedRun]] = []
+    open_units: dict[str, list[PlannedRun]] = {}
+    for r in todo:
+        if size <= 1 or r.task.label not in batchable:
+            units.append([r])
+            continue
+        unit = open_units.get(r.task.label)
+        if unit is None or len(unit) >= size:
+            unit = open_units[r.task.label] = []
+            units.append(unit)
+        unit.append(r)
+    return units
 
 
 def _raise_if_disk_full(manifest: Manifest, failed: list[str], total: int) -> None:

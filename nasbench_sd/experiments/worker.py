@@ -56,6 +56,29 @@ class RunTask:
         return f"{self.label}/seed-{self.seed}"
 
 
+@dataclass(frozen=True)
+class SeedBatchTask:
+    """Runs of one group (its seeds, in order) trained together in one process as one
+    seed-batched supernet (``--batch-seeds``); each keeps its run directory."""
+
+    runs: tuple[RunTask, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.runs[0].label}/seeds-{'-'.join(str(r.seed) for r in self.runs)}"
+
+
+def member_outcomes(task: RunTask | SeedBatchTask, outcome: dict[str, Any]) -> list[tuple[RunTask, dict[str, Any]]]:
+    """(run, outcome) of every run of ``task``: a batch's outcome holds one per run
+    (``members``); a batch that never ran (its worker died) failed alike for every run."""
+    if not isinstance(task, SeedBatchTask):
+        return [(task, outcome)]
+    members = outcome.get("members")
+    if members is None:
+        return [(r, {**outcome, "key": r.key}) for r in task.runs]
+    return list(zip(task.runs, members))
+
+
 def die_with_parent() -> None:
     """Linux: have the kernel kill this worker when its parent dies (no orphan
     keeps a run directory locked after ``kill -9`` of ``nasbench-sd run``)."""
@@ -122,10 +145,13 @@ def data_on(data: Any, device: Any) -> Any:
     return dataclasses.replace(data, **moved)
 
 
-def execute_task(task: RunTask) -> dict[str, Any]:
+def execute_task(task: RunTask | SeedBatchTask) -> dict[str, Any]:
     """Run one task; never raises for a failed run (the outcome says why)."""
     from nasbench_sd.errors import RunError, UserError
     from nasbench_sd.search import run_search
+
+    if isinstance(task, SeedBatchTask):
+        return execute_seed_batch(task)
 
     set_threads(task.threads)
     t0 = time.time()
@@ -147,3 +173,38 @@ def execute_task(task: RunTask) -> dict[str, Any]:
         outcome["files"] = {name: (Path(task.path) / name).read_text()
                             for name in SMALL_FILES if (Path(task.path) / name).is_file()}
     return outcome
+
+
+def execute_seed_batch(task: SeedBatchTask) -> dict[str, Any]:
+    """Run the seeds of ``task`` as one batch (:func:`nasbench_sd.search.run_seed_batch`); the
+    outcome holds one outcome per run (``members``), as :func:`execute_task` makes them."""
+    from nasbench_sd.errors import RunError, UserError
+    from nasbench_sd.search import run_seed_batch
+
+    first = task.runs[0]
+    set_threads(first.threads)
+    t0 = time.time()
+    members: list[dict[str, Any]] = [{"key": r.key, "status": "failed", "result": None, "error": None}
+                                     for r in task.runs]
+    try:
+        data = search_data(first.config, first.data_root, first.download)
+        results = run_seed_batch([r.config for r in task.runs], [r.path for r in task.runs],
+                                 data_root=first.data_root, resume=any(r.resume for r in task.runs), quiet=first.quiet,
+                                 data=data)
+        for m, result in zip(members, results):
+            m.update(status="finished", result=result)
+    except (UserError, RunError) as e:
+        for m in members:
+            m["error"] = str(e)
+    except Exception as e:  # noqa: BLE001 - reported per run; the experiment goes on
+        for m in members:
+            m.update(error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
+    for m, r in zip(members, task.runs):
+        m["wall_time_s"] = round(time.time() - t0, 3)
+        if _PINNED_GPU is not None:
+            m["gpu"] = _PINNED_GPU
+        if r.return_files:
+            m["files"] = {name: (Path(r.path) / name).read_text()
+                          for name in SMALL_FILES if (Path(r.path) / name).is_file()}
+    ok = all(m["status"] == "finished" for m in members)
+    return {"key": task.key, "status": "finished" if ok else "failed", "members": members}

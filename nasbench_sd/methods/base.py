@@ -172,7 +172,8 @@ class SearchMethod(abc.ABC):
     contract_overrides: ClassVar[dict[str, Any]] = {}
     sources: ClassVar[dict[str, str]] = {}
     deviations: ClassVar[tuple[str, ...]] = ()
-    seed_batching: ClassVar[str | None] = "the method does not declare seed batching (SearchMethod.seed_batching)"
+    seed_batching: ClassVar[str | None] = ("not declared by the method (a method declares seed_batching = None "
+                                           "once its steps work on a leading seed dimension)")
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
         self.config = config if config is not None else self.Config()
@@ -306,9 +307,6 @@ class ArchParamMethod(SearchMethod):
     first-order architecture step on the valid batch; a method whose
     :meth:`arch_first` returns ``True`` takes the two in the other order.
     """
-
-    #: dense methods built on this class batch seeds unless they say otherwise
-    seed_batching: ClassVar[str | None] = None
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
         super().__init__(config, seed, seeds)

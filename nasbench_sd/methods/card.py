@@ -1,6 +1,7 @@
 """A method's protocol card: every setting of its ``paper`` preset, the value,
 where the value comes from, and every known deviation from the published
-protocol with its reason (``nasbench-sd methods --show NAME``).
+protocol with its reason (``nasbench-sd methods --show NAME``); and whether its
+seeds can train as one seed-batched supernet (``run --batch-seeds``), or why not.
 
 Sources: a method's own fields and the shared settings its paper changes
 (``preset_search_overrides("paper")``) cite the method's ``sources``; the
@@ -33,7 +34,8 @@ def protocol_card(name: str) -> dict[str, Any]:
         settings.append({"key": f"method.{f.name}", "value": getattr(cfg.method_config, f.name),
                          "source": cls.sources.get(f.name, NOT_STATED), "method_specific": True})
     return {"method": name, "description": cls.description, "paper": cls.paper, "preset": "paper",
-            "settings": settings, "deviations": list(cls.deviations)}
+            "settings": settings, "deviations": list(cls.deviations),
+            "seed_batching": cls.seed_batching_refusal(cfg.method_config)}
 
 
 def format_card(card: dict[str, Any]) -> str:
@@ -47,6 +49,10 @@ def format_card(card: dict[str, Any]) -> str:
         lines.append(f" {mark}{s['key']:<{width}}{_show(s['value']):<{vwidth}}{s['source']}")
     lines.append("known deviations from the published protocol:")
     lines += [f"  - {d}" for d in card["deviations"]] or ["  (none recorded)"]
+    reason = card.get("seed_batching")
+    lines.append("seed batching (run --batch-seeds): "
+                 + ("yes: its seeds train as one seed-batched supernet, each still its own run" if reason is None
+                    else f"no, its seeds run separately: {reason}"))
     return "\n".join(lines)
 
 

@@ -163,10 +163,9 @@ class IDarts(ArchParamMethod):
         "w_lr": "miaozhang0525/iDARTS NAS_Bench201_codes/configs/nas-benchmark/algos/DARTS.config: LR 0.01 "
                 "(cosine to eta_min 0.001 with the xautodl scheduler, as the notebook's log shows)",
     }
-    seed_batching = ("not batched yet: its inner weight steps and Hessian terms draw extra train batches from "
+    seed_batching = ("not ported yet: its inner weight steps and Hessian terms draw extra train batches from "
                      "the method's generator through ctx.batches and take norms over the whole weight vector "
-                     "(R = r / ||v||), which would need per-seed batch draws and norms throughout; its seeds run "
-                     "separately")
+                     "(R = r / ||v||), which need per-seed batch draws and norms throughout")
     deviations: ClassVar[tuple[str, ...]] = (
         "Default mode is the paper's algorithm; the published NB201 figures were plausibly produced by the "
         "notebook (mode=notebook), whose weights are trained only by the finite-difference residual.",

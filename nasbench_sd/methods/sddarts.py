@@ -159,8 +159,8 @@ class SDDarts(DartsV1):
     @classmethod
     def seed_batching_refusal(cls, config: MethodConfig) -> str | None:
         if config.teacher == "snapshot":
-            return ("not batched with teacher=snapshot: its teachers are frozen copies of one seed's network; "
-                    "the cache (default) and ema teachers batch")
+            return ("with teacher=snapshot: its teachers are frozen copies of one seed's network (the cache "
+                    "teacher, the default, and the ema teacher batch)")
         return None
 
     def setup(self, ctx: SearchContext) -> None:

@@ -53,7 +53,7 @@ def seed_batch_refusal(cfg: RunConfig) -> str | None:
     """Why the seeds of ``cfg``'s method and settings cannot train as one batch (None: they can)."""
     reason = get_method(cfg.method).seed_batching_refusal(cfg.method_config)
     if reason is None and cfg.search.hessian_every:
-        reason = "not batched with hessian_every > 0: the Hessian diagnostic takes one seed's network"
+        reason = "with hessian_every > 0: the Hessian diagnostic takes one seed's network"
     return reason
 
 
@@ -106,23 +106,27 @@ def run_seed_batch(cfgs: Sequence[RunConfig], outs: Sequence[str | Path], data_r
 
 
 def _aligned_checkpoints(runs: list[RunDir], has: list[bool]) -> list[dict[str, Any]] | None:
-    """Every seed's checkpoint at the last epoch all of them finished (None: a new batch)."""
+    """Every seed's checkpoint at the last epoch all of them finished (None: start afresh).
+
+    A kill between two seeds' checkpoint writes leaves some seeds one checkpoint
+    ahead; they go back to their previous checkpoint (or to the start), which the
+    batch then recomputes exactly. Seeds further apart cannot batch."""
+    def epoch(state: dict[str, Any] | None) -> int:
+        return -1 if state is None else int(state["epoch"])
+
     if not any(has):
         return None
-    if not all(has):
-        missing = [str(r.path) for r, h in zip(runs, has) if not h]
-        raise UserError(f"some runs of this seed batch have no checkpoint ({', '.join(missing)}); "
-                        "resume the others without them")
-    states = [run.load_checkpoint() for run in runs]
-    target = min(int(st["epoch"]) for st in states)
-    for i, st in enumerate(states):
-        if int(st["epoch"]) != target:  # a kill between two seeds' checkpoint writes
-            prev = runs[i].load_previous_checkpoint()
-            if prev is None or int(prev["epoch"]) != target:
-                raise UserError(f"the runs of this seed batch are at different epochs ({runs[i].path}); "
-                                "resume them separately")
-            states[i] = prev
-    return states
+    newest = [run.load_checkpoint() if h else None for run, h in zip(runs, has)]
+    target = min(epoch(st) for st in newest)
+    states = []
+    for run, st in zip(runs, newest):
+        if epoch(st) != target:
+            st = run.load_previous_checkpoint()
+            if epoch(st) != target:
+                raise UserError(f"the runs of this seed batch are at different epochs ({run.path} is ahead); "
+                                "resume them without --batch-seeds")
+        states.append(st)
+    return None if target < 0 else states
 
 
 def _stacked(loaders: list[Any]) -> Iterator[Any]:
