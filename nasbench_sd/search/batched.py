@@ -160,7 +160,7 @@ def _search_batch(cfgs: Sequence[RunConfig], method: SearchMethod, runs: list[Ru
     del nets
     w_opt = torch.optim.SGD(net.parameters(), lr=s.w_lr, momentum=s.w_momentum, nesterov=s.w_nesterov,
                             weight_decay=s.w_weight_decay)
-    loaders = [SearchLoader(data, s.batch_size, cfg.seed, device) for cfg in cfgs]
+    loaders = [SearchLoader(data, s.batch_size, cfg.seed, device, drop_last=s.drop_last) for cfg in cfgs]
     network = torch.compile(net) if s.compile else net
     ctx = SearchContext(network=network, w_optimizer=w_opt, device=device, search=s,
                         steps_per_epoch=len(loaders[0]), num_classes=data.num_classes,
