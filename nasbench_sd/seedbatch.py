@@ -35,14 +35,6 @@ SINGLE_PATH = ("each forward pass runs one sampled op per edge and the seeds sam
                "work, several times each seed's own)")
 
 
-def seed_slice(value: Any, index: int) -> Any:
-    """Seed ``index``'s part of a step statistic: ``value[index]`` for a tensor with a
-    seed dimension, the value itself for a number or a 0-dim tensor (shared by all seeds)."""
-    if isinstance(value, torch.Tensor) and value.dim() >= 1:
-        return value[index]
-    return value
-
-
 def clip_grad_norm_per_seed(params: Iterable[torch.Tensor], max_norm: float) -> None:
     """``torch.nn.utils.clip_grad_norm_`` (2-norm, the same formula) for each seed on
     its own: the norm of seed ``s`` is taken over the slices ``p.grad[s]`` of all
@@ -105,4 +97,4 @@ def load_seed_optimizer_state(optimizer: torch.optim.Optimizer, index: int, stat
                 own[k] = v.clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
 
 
-__all__ = ["SINGLE_PATH", "clip_grad_norm_per_seed", "load_seed_optimizer_state", "seed_optimizer_state", "seed_slice"]
+__all__ = ["SINGLE_PATH", "clip_grad_norm_per_seed", "load_seed_optimizer_state", "seed_optimizer_state"]

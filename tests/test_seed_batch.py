@@ -315,3 +315,35 @@ def test_bad_batch_options_are_refused_with_one_line(args, tmp_path, capsys):
     assert exc.value.code == 2
     assert err.count("\n") == 1 and err.startswith("nasbench-sd: error:"), err
     assert not (tmp_path / "exp").exists()
+
+
+def test_run_plans_batches_of_consecutive_unfinished_seeds(tmp_path):
+    from nasbench_sd.experiments.runner import method_groups, plan_experiment, seed_units
+
+    plan = plan_experiment(method_groups(["darts-v1", "gdas"], {}), [0, 1, 2, 3, 4], "cpu", tmp_path / "exp",
+                           check_data=False, batch_seeds=2)
+    assert set(plan.batch_notes) == {"gdas"}
+    todo = [r for r in plan.runs if r.state != "done"]
+    units = seed_units(todo, plan.batch_seeds, {"darts-v1"})
+    assert [[(r.task.label, r.task.seed) for r in u] for u in units] == [
+        [("darts-v1", 0), ("darts-v1", 1)], [("darts-v1", 2), ("darts-v1", 3)], [("darts-v1", 4)],
+        *[[("gdas", s)] for s in range(5)]]
+    assert not (tmp_path / "exp").exists()  # planning writes nothing
+
+
+def test_seed_stats_are_each_seeds_own_epoch_stats():
+    from nasbench_sd.search.batched import SeedStats
+    from nasbench_sd.search.stepstats import EpochStats
+
+    g = torch.Generator().manual_seed(0)
+    steps = [{"train_loss": torch.rand(S, generator=g), "valid_acc": torch.rand(S, generator=g, dtype=torch.float64),
+              "shared": 0.5} for _ in range(4)]
+    steps[2]["train_loss"][1] = float("nan")  # seed 1 goes bad at step 2
+    arch = [torch.randn(S, 6, 5, generator=g)]
+    batched, alone = SeedStats(), [EpochStats() for _ in range(S)]
+    for step, stats in enumerate(steps):
+        batched.add(stats, 16, step, arch)
+        for s, acc in enumerate(alone):
+            acc.add({k: v[s] if isinstance(v, torch.Tensor) else v for k, v in stats.items()}, 16, step, [arch[0][s]])
+    assert repr(batched.read_seeds(S)) == repr([acc.read() for acc in alone])  # repr: nan equals nan, bit for bit
+    assert batched.read_seeds(S)[1].bad_step == 2 and batched.read_seeds(S)[0].bad_step is None
