@@ -13,7 +13,8 @@ SuperNets, and so against the NB201 authors' network, in
 ``tests/test_batched.py``).
 
 How: activations are ``[B, S*C, H, W]`` with the channels of seed ``s`` at
-``s*C .. s*C+C-1``. Every per-channel operation is then per seed by
+``s*C .. s*C+C-1``, in the nets' memory layout (channels-last by default, as
+SuperNet). Every per-channel operation is then per seed by
 construction: BatchNorm (batch statistics in the search cells; the stem's,
 the ResNet blocks' and the head's running statistics live in the stacked
 ``[S, C]`` buffers, updated in place, so each seed keeps its own), ReLU and
@@ -72,7 +73,7 @@ class BatchedSuperNet(nn.Module):
             raise UserError("the nets of a batched supernet must all have the same size")
         self.seeds = len(nets)
         self.partial_channels = int(first.config["partial_channels"])
-        self.channels_last = False
+        self.channels_last = bool(first.channels_last)
         #: SuperNet's construction args plus the number of seeds (provenance)
         self.config = {**first.config, "seeds": self.seeds}
         self.num_edges, self.num_ops = NUM_EDGES, NUM_OPS
@@ -186,6 +187,10 @@ class BatchedSuperNet(nn.Module):
             y = _conv(r, weight, bias, s)
             y = F.batch_norm(y, None, None, rows[:, :, op].repeat_interleave(c, dim=1).reshape(-1), None,
                              True, 0.0, BN_EPS)
+            if self.channels_last and y.requires_grad:
+                # unbind's backward (a stack) hands back a gradient in the default layout; BatchNorm's
+                # backward with a channels-last input and such a gradient is several times slower
+                y.register_hook(lambda g: g.contiguous(memory_format=torch.channels_last))
             ys = y.view(b, s, len(out), c, hgt, wid).unbind(2)  # unbind: its backward is one stack
             for y_n, (_, j) in zip(ys, out):
                 acc[j].add(y_n)
