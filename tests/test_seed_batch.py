@@ -347,3 +347,26 @@ def test_seed_stats_are_each_seeds_own_epoch_stats():
             acc.add({k: v[s] if isinstance(v, torch.Tensor) else v for k, v in stats.items()}, 16, step, [arch[0][s]])
     assert repr(batched.read_seeds(S)) == repr([acc.read() for acc in alone])  # repr: nan equals nan, bit for bit
     assert batched.read_seeds(S)[1].bad_step == 2 and batched.read_seeds(S)[0].bad_step is None
+
+
+def test_a_batched_runs_checkpoint_is_an_ordinary_runs(tmp_path):
+    """A seed of an unfinished batch resumes alone (``search --resume``) and ends where the
+    batch ends (to rounding: float64 here)."""
+    from nasbench_sd.search import run_search
+    from nasbench_sd.testing.seedbatch import TOY_SETS, default_dtype
+
+    with default_dtype(torch.float64):
+        data = toy_search_data()  # 3 steps per epoch
+        cfgs = [build_run_config("sd-darts", "cpu", s, {**TOY_SETS, "epochs": "3", "method.warmup": "1"})
+                for s in (0, 1)]
+        full = run_seed_batch(cfgs, [tmp_path / "full0", tmp_path / "full1"], data=data, quiet=True)
+        assert run_seed_batch(cfgs, [tmp_path / "cut0", tmp_path / "cut1"], data=data, quiet=True,
+                              max_steps=4) == [{}, {}]  # stopped in epoch 2, after epoch 1's checkpoints
+        alone = run_search(cfgs[1], tmp_path / "cut1", data=data, quiet=True, resume=True)
+        assert alone["cell"] == full[1]["cell"] and "seed_batch" not in alone["provenance"]
+        a, b = RunDir(tmp_path / "cut1").load_checkpoint(), RunDir(tmp_path / "full1").load_checkpoint()
+        for key in ("network", "method"):
+            for name, x in (a[key].items() if key == "network" else enumerate(a[key]["arch"])):
+                y = b[key][name] if key == "network" else b[key]["arch"][name]
+                if x.is_floating_point():
+                    torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-9)
