@@ -370,3 +370,14 @@ def test_a_batched_runs_checkpoint_is_an_ordinary_runs(tmp_path):
                 y = b[key][name] if key == "network" else b[key]["arch"][name]
                 if x.is_floating_point():
                     torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["darts-v1", "sd-darts"])
+def test_the_headline_pair_batched_equals_separate_runs_on_cifar_format_data(method, cifar10_format):
+    """Two epochs of the ``cpu`` preset (C=8, N=1, batch 64; 192 of its 384 images per half, to keep
+    the test short) on the CIFAR-10 files (the synthetic copy where the real ones are absent), in
+    float64, to 1e-9."""
+    from nasbench_sd.data import load_search_data
+
+    data = load_search_data("cifar10", cifar10_format, limit=192)
+    compare_seed_batch(method, torch.float64, epochs=2, data=data, sizes={"train_limit": "192"}, contract=False)

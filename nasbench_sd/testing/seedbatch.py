@@ -58,12 +58,12 @@ def default_dtype(dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(before)
 
 
-def _configs(name: str, seeds: tuple[int, ...], epochs: int, contract: bool):
+def _configs(name: str, seeds: tuple[int, ...], epochs: int, contract: bool, sizes: dict[str, str]):
     from nasbench_sd.config import build_run_config
     from nasbench_sd.methods import get_method
 
     overrides = {k: str(v) for k, v in get_method(name).contract_overrides.items()} if contract else {}
-    sets = {**TOY_SETS, "epochs": str(epochs), **{f"method.{k}": v for k, v in overrides.items()}}
+    sets = {**sizes, "epochs": str(epochs), **{f"method.{k}": v for k, v in overrides.items()}}
     return [build_run_config(name, "cpu", s, sets) for s in seeds]
 
 
@@ -78,7 +78,7 @@ def _final_loss(cfg, state: dict[str, Any], data) -> torch.Tensor:
     s = cfg.search
     net = SuperNet(s.channels, s.cells_per_stage, data.num_classes, **method.supernet_options())
     net.load_state_dict(state["network"])
-    x = normalize(data.valid_images[:16], data.mean, data.std)
+    x = normalize(data.valid_images[:16].to(torch.uint8), data.mean, data.std)
     weights, active = method.edge_weights(training=False)
     with torch.no_grad():
         return F.cross_entropy(net(x, weights, active), data.valid_labels[:16])
@@ -114,12 +114,15 @@ def _assert_close(a: Any, b: Any, tol: dict[str, float], where: str) -> None:
 
 def compare_seed_batch(name: str, dtype: torch.dtype = torch.float64, epochs: int = 2, n: int = 48,
                        seeds: tuple[int, ...] = (0, 1, 2), tol: dict[str, float] | None = None,
-                       contract: bool = True, records: bool = True) -> None:
+                       contract: bool = True, records: bool = True, data=None,
+                       sizes: dict[str, str] | None = None) -> None:
     """Run ``seeds`` of method ``name`` separately and as one batch (toy ``cpu`` preset,
     ``epochs`` epochs of ``n`` samples per half in batches of 16, ``dtype``, one CPU
     thread) and assert that each seed ends alike (see the module docstring). With
     ``records=False`` the epoch records (rounded to 6 decimals) are not compared
-    (float32: a rounding boundary may fall between two close values)."""
+    (float32: a rounding boundary may fall between two close values). ``data`` (search
+    data) and ``sizes`` (``--set`` values; default :data:`TOY_SETS`, ``{}`` = the ``cpu``
+    preset's own) replace the toy problem."""
     from nasbench_sd.search import run_search, run_seed_batch
     from nasbench_sd.search.rundir import RunDir
 
@@ -128,8 +131,8 @@ def compare_seed_batch(name: str, dtype: torch.dtype = torch.float64, epochs: in
     torch.set_num_threads(1)
     try:
         with default_dtype(dtype), tempfile.TemporaryDirectory() as tmp:
-            data = toy_search_data(n)
-            cfgs = _configs(name, seeds, epochs, contract)
+            data = toy_search_data(n) if data is None else data
+            cfgs = _configs(name, seeds, epochs, contract, TOY_SETS if sizes is None else sizes)
             root = Path(tmp)
             batched = run_seed_batch(cfgs, [root / f"batched-{s}" for s in seeds], data=data, quiet=True)
             for cfg, result in zip(cfgs, batched):
