@@ -16,7 +16,9 @@ a valid batch, Adam on alpha). Rows:
 
 Processes start, build, take warm-up steps, wait for each other, then time ``--steps``
 steps; steps/s per seed = S x steps / time (one process) or the mean over the S
-processes of steps / time. Batches are fixed random tensors on the device (the data
+processes of steps / time. On the CPU the table also gives seed-steps per CPU-second
+of the (one-thread) processes: the cost of a step, which other processes on a shared
+machine disturb much less than the wall clock. Batches are fixed random tensors on the device (the data
 pipeline is not timed). The sizes: ``paper`` (C=16, N=5, batch 64, 32x32) and ``proxy``
 (C=8, N=5, batch 64). ``--budget`` (seconds) skips the cases that would start after it
 is spent; ``--smoke`` runs a toy size, S = 2, in well under a minute on an idle CPU.
@@ -24,7 +26,7 @@ is spent; ``--smoke`` runs a toy size, S = 2, in well under a minute on an idle 
 Usage::
 
     python benchmarks/seed_batch.py                      # CPU: writes benchmarks/results/seed_batch.md
-    python benchmarks/seed_batch.py --device cuda --budget 480   # writes seed_batch-<gpu>.md
+    python benchmarks/seed_batch.py --device cuda --budget 420   # writes seed_batch-<gpu>.md (paper size first)
     python benchmarks/seed_batch.py --smoke --out /tmp/x.md
 """
 
@@ -165,13 +167,13 @@ def worker(args: argparse.Namespace) -> None:
     Path(args.ready).touch()
     while len(list(Path(args.ready).parent.glob("ready-*"))) < args.procs:  # all processes built and warm
         time.sleep(0.01)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(args.steps):
         step()
     sync()
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     peak = torch.cuda.max_memory_allocated() if args.device.startswith("cuda") else None
-    print(json.dumps({"seconds": seconds, "steps": args.steps, "peak_bytes": peak}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "steps": args.steps, "peak_bytes": peak}))
 
 
 # -- the driver -------------------------------------------------------------------------------------------
@@ -198,10 +200,13 @@ def run_case(kind: str, size: str, seeds: int, args: argparse.Namespace, timeout
             outs.append(json.loads(out.strip().splitlines()[-1]))
     if procs_n == 1:
         per_seed = seeds * outs[0]["steps"] / outs[0]["seconds"]
+        per_cpu_s = seeds * outs[0]["steps"] / outs[0]["cpu_seconds"]
     else:
         per_seed = sum(o["steps"] / o["seconds"] for o in outs) / len(outs)
+        per_cpu_s = sum(o["steps"] for o in outs) / sum(o["cpu_seconds"] for o in outs)
     peak = [o["peak_bytes"] for o in outs if o["peak_bytes"] is not None]
-    return {"per_seed": per_seed, "total": per_seed * seeds, "peak_gib": sum(peak) / 2**30 if peak else None}
+    return {"per_seed": per_seed, "per_cpu_second": per_cpu_s, "total": per_seed * seeds,
+            "peak_gib": sum(peak) / 2**30 if peak else None}
 
 
 def machine(device: str) -> dict:
@@ -243,23 +248,29 @@ def render(rows: list[dict], info: dict, args: argparse.Namespace, loads: tuple,
         + (" (the machine was shared with other processes: absolute figures are disturbed, ratios within a "
            "row less so)" if max(loads) > 0.5 * (info["cores"] or 1) else "") + ".",
         "",
-        "One DARTS-V1 step (weight step + arch step); steps/s per seed. `batched`: one process, S seeds in one "
+        "One DARTS-V1 step (weight step + arch step). `batched`: one process, S seeds in one "
         "BatchedSuperNet; `separate`: S processes at once, each one SuperNet; `xautodl`: S processes at once, "
         "each the NB201 authors' TinyNetworkDarts; `vmap`: one process, torch.func.vmap of SuperNet. "
         f"{args.warmup} warm-up step(s), then {args.steps} timed step(s) per process.",
         "",
     ]
+    metrics = [("per_seed", "steps/s per seed (wall clock)")]
+    if args.device == "cpu":  # CPU time of one-thread processes: what a step costs, robust to other load
+        metrics.insert(0, ("per_cpu_second", "seed-steps per CPU-second (each process runs on one thread: "
+                                             "the cost of a step, little disturbed by other processes)"))
     for size in dict.fromkeys(r["size"] for r in rows):
         c, n, b, hw = SIZES[size]
-        lines += [f"## {size} size (C={c}, N={n}, batch {b}, {hw}x{hw})", "",
-                  "| S | batched | separate | xautodl | vmap | batched / separate | batched / xautodl | "
-                  "batched / vmap |", "|---|---|---|---|---|---|---|---|"]
-        for r in (r for r in rows if r["size"] == size):
-            cells = [_fmt(r.get(k)) for k in KINDS]
-            ratios = [_ratio(r.get("batched"), r.get(k)) for k in ("separate", "xautodl", "vmap")]
-            lines.append(f"| {r['seeds']} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
-                         + " | ".join(ratios) + " |")
-        lines.append("")
+        lines += [f"## {size} size (C={c}, N={n}, batch {b}, {hw}x{hw})", ""]
+        for key, title in metrics:
+            lines += [f"{title}:", "",
+                      "| S | batched | separate | xautodl | vmap | batched / separate | batched / xautodl | "
+                      "batched / vmap |", "|---|---|---|---|---|---|---|---|"]
+            for r in (r for r in rows if r["size"] == size):
+                cells = [_fmt(r.get(k), key) for k in KINDS]
+                ratios = [_ratio(r.get("batched"), r.get(k), key) for k in ("separate", "xautodl", "vmap")]
+                lines.append(f"| {r['seeds']} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
+                             + " | ".join(ratios) + " |")
+            lines.append("")
         peaks = [(r["seeds"], r["batched"].get("peak_gib")) for r in rows
                  if r["size"] == size and isinstance(r.get("batched"), dict) and r["batched"].get("peak_gib")]
         if peaks:
@@ -268,18 +279,18 @@ def render(rows: list[dict], info: dict, args: argparse.Namespace, loads: tuple,
     return "\n".join(lines)
 
 
-def _fmt(res: dict | None) -> str:
+def _fmt(res: dict | None, key: str = "per_seed") -> str:
     if res is None:
         return "-"
     if "error" in res:
         return f"({res['error'][:40]})"
-    return f"{res['per_seed']:.3g}"
+    return f"{res[key]:.3g}"
 
 
-def _ratio(a: dict | None, b: dict | None) -> str:
-    if not a or not b or "per_seed" not in a or "per_seed" not in b:
+def _ratio(a: dict | None, b: dict | None, key: str = "per_seed") -> str:
+    if not a or not b or key not in a or key not in b:
         return "-"
-    return f"{a['per_seed'] / b['per_seed']:.2f}x"
+    return f"{a[key] / b[key]:.2f}x"
 
 
 def main() -> None:
