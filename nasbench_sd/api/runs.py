@@ -148,7 +148,8 @@ def _seeds(seeds: int | str | Iterable[int]) -> list[int]:
 
 
 def run(methods: str | Iterable[str], seeds: int | str | Iterable[int] = 5, preset: str | None = None,
-        out: str | Path | None = None, *, controls: bool = False, data_root: str | Path | None = None,
+        out: str | Path | None = None, *, controls: bool = False, batch_seeds: int = 1,
+        require_batch: bool = False, data_root: str | Path | None = None,
         download: bool = True, workers: int | None = None, retries: int = 2, threads: int = 1,
         executor: str = "local", ray_address: str | None = None, device: str = "auto", log: str | None = None,
         log_dir: str | Path | None = None, progress: bool = True, echo: Echo = print,
@@ -159,6 +160,10 @@ def run(methods: str | Iterable[str], seeds: int | str | Iterable[int] = 5, pres
     ``controls``: also run each method's control (its own idea off, all else equal)
     as the group ``<method>-control``, so that the table gives the paired effect of
     each idea; methods that declare no control run alone (``echo`` names them).
+    ``batch_seeds``: train up to that many seeds of a method as one seed-batched
+    supernet in one process (each seed keeps its own run directory and result;
+    :mod:`nasbench_sd.search.batched`); methods that cannot batch run their seeds
+    separately (``echo`` says why), or are refused with ``require_batch``.
 
     ``methods``: a list or ``"sd-darts,darts-v1"``; ``seeds``: a count N (seeds
     0..N-1) or a list; ``out``: the experiment directory (default ``runs/<preset>``).
@@ -181,7 +186,8 @@ def run(methods: str | Iterable[str], seeds: int | str | Iterable[int] = 5, pres
         if without:
             notes.append(f"no control declared (run alone): {', '.join(without)}")
     return _execute(groups, seed_list, preset, out, experiment_dir, extra=extra, notes=notes, data_root=data_root,
-                    download=download, workers=workers, retries=retries, threads=threads, executor=executor,
+                    batch_seeds=batch_seeds, require_batch=require_batch, download=download, workers=workers,
+                    retries=retries, threads=threads, executor=executor,
                     ray_address=ray_address, device=device, log=log, log_dir=log_dir, progress=progress, echo=echo)
 
 
@@ -215,7 +221,8 @@ def ablate(method: str, param: str, values: str | Iterable[Any], seeds: int | st
 def _execute(groups, seeds: list[int], preset: str | None, out, default_out: Callable[[str], str],
              extra: dict[str, Any] | None = None, notes: Iterable[str] = (), *,
              data_root, download: bool, workers, retries: int, threads: int, executor: str,
-             ray_address, device: str, log, log_dir, progress: bool, echo: Echo):
+             ray_address, device: str, log, log_dir, progress: bool, echo: Echo, batch_seeds: int = 1,
+             require_batch: bool = False):
     """Plan (validating everything), say what is reused, run; the Experiment."""
     from nasbench_sd.api.views import Experiment
     from nasbench_sd.experiments.reuse import reuse_note
@@ -232,7 +239,10 @@ def _execute(groups, seeds: list[int], preset: str | None, out, default_out: Cal
     root = Path(out) if out is not None else Path(default_out(chosen))
     remote = executor == "ray" and bool(ray_address or os.environ.get("RAY_ADDRESS"))
     plan = plan_experiment(groups, seeds, chosen, root, device=resolved, data_root=data_root,
-                           check_data=not remote, threads=threads, download=download, log=spec)
+                           check_data=not remote, threads=threads, download=download, log=spec,
+                           batch_seeds=batch_seeds, require_batch=require_batch)
+    for label, reason in plan.batch_notes.items() if echo is not None else ():
+        echo(f"{label}: its seeds run separately, it cannot batch them: {reason}")
     note = reuse_note(plan)
     if note and echo is not None:
         echo(note)

@@ -51,9 +51,15 @@ def _summary(exp) -> None:
 @click.option("--controls", is_flag=True,
               help="Also run each method's control (its own idea off, all else equal: same preset, seeds and "
                    "protocol) as the group <method>-control; `table` then shows the paired effect of each idea.")
+@click.option("--batch-seeds", type=int, default=1, show_default=True, metavar="S",
+              help="Train up to S seeds of a method as one seed-batched supernet in one process (each seed "
+                   "keeps its own run directory and results); methods that cannot batch run their seeds "
+                   "separately (`nasbench-sd methods --show NAME` says why).")
+@click.option("--require-batch", is_flag=True,
+              help="With --batch-seeds: fail instead of running a method's seeds separately.")
 @_run_options
-def run(methods, out, controls, seeds, preset, sets, data_root, no_download, workers, retries, threads, executor,
-        ray_address, device, log, log_dir, quiet):
+def run(methods, out, controls, batch_seeds, require_batch, seeds, preset, sets, data_root, no_download, workers,
+        retries, threads, executor, ray_address, device, log, log_dir, quiet):
     """Search with every (method, seed): <out>/<method>/seed-<n>/ (out: runs/<preset>).
 
     Finished runs are skipped (the output says when another code revision or
@@ -62,7 +68,8 @@ def run(methods, out, controls, seeds, preset, sets, data_root, no_download, wor
     """
     from nasbench_sd.api.runs import run as api_run
 
-    exp = api_run(methods, seeds, preset, out, controls=controls, data_root=data_root, download=not no_download,
+    exp = api_run(methods, seeds, preset, out, controls=controls, batch_seeds=batch_seeds,
+                  require_batch=require_batch, data_root=data_root, download=not no_download,
                   workers=workers, retries=retries, threads=threads, executor=executor, ray_address=ray_address,
                   device=device, log=log, log_dir=log_dir, progress=not quiet, echo=click.echo, sets=sets)
     _summary(exp)

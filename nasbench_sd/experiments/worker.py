@@ -4,8 +4,10 @@ or in a Ray task.
 A :class:`RunTask` is a small picklable description of one (group, seed) run;
 :func:`execute_task` runs it with :func:`nasbench_sd.search.run_search` and
 returns an outcome dict instead of raising, so one failed run never stops the
-others. Search data are loaded once per worker process and reused by every
-run that needs the same data set, split and limit.
+others. A :class:`SeedBatchTask` is several seeds of one group trained as one
+seed-batched supernet (``run --batch-seeds``); its outcome holds one outcome
+per run (:func:`member_outcomes`). Search data are loaded once per worker
+process and reused by every run that needs the same data set, split and limit.
 
 Outcome: ``key``, ``status`` (finished | failed | stopped), ``result``,
 ``error``, ``kind`` (why it did not finish, one of :data:`KINDS`), ``retry``
@@ -64,6 +66,47 @@ class RunTask:
     @property
     def key(self) -> str:
         return f"{self.label}/seed-{self.seed}"
+
+
+@dataclass(frozen=True)
+class SeedBatchTask:
+    """Runs of one group (its seeds, in order) trained together in one process as one
+    seed-batched supernet (``--batch-seeds``); each keeps its run directory."""
+
+    runs: tuple[RunTask, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.runs[0].label}/seeds-{'-'.join(str(r.seed) for r in self.runs)}"
+
+    @property
+    def label(self) -> str:
+        return self.runs[0].label
+
+    @property
+    def path(self) -> str:
+        """The first seed's run directory (it stands for the batch where one directory is asked for)."""
+        return self.runs[0].path
+
+    @property
+    def attempt(self) -> int:
+        """The batch's attempt (its runs are started, stopped and retried together)."""
+        return self.runs[0].attempt
+
+    @property
+    def resume(self) -> bool:
+        return any(r.resume for r in self.runs)
+
+
+def member_outcomes(task: RunTask | SeedBatchTask, outcome: dict[str, Any]) -> list[tuple[RunTask, dict[str, Any]]]:
+    """(run, outcome) of every run of ``task``: a batch's outcome holds one per run
+    (``members``); a batch that never ran (its worker died) failed alike for every run."""
+    if not isinstance(task, SeedBatchTask):
+        return [(task, outcome)]
+    members = outcome.get("members")
+    if members is None:
+        return [(r, {**outcome, "key": r.key}) for r in task.runs]
+    return list(zip(task.runs, members))
 
 
 def die_with_parent() -> None:
@@ -166,7 +209,7 @@ def data_on(data: Any, device: Any) -> Any:
 KINDS = ("died", "stopped", "unsafe-checkpoint", "disk-full", "out-of-memory", "device-error", "failed")
 
 
-def execute_task(task: RunTask) -> dict[str, Any]:
+def execute_task(task: RunTask | SeedBatchTask) -> dict[str, Any]:
     """Run one task; never raises for a failed run (the outcome says why).
 
     A retried task (``attempt`` > 1) whose run finished in the attempt that died
@@ -175,6 +218,9 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     from nasbench_sd.search import run_search
     from nasbench_sd.search.rundir import RunDir
     from nasbench_sd.search.stop import StopRequest, stop_on_signals
+
+    if isinstance(task, SeedBatchTask):
+        return execute_seed_batch(task)
 
     set_threads(task.threads)
     t0 = time.time()
@@ -240,3 +286,56 @@ def is_device_error(e: BaseException) -> bool:
         return True
     text = str(e)
     return isinstance(e, RuntimeError) and any(s in text for s in ("CUDA error", "CUBLAS_STATUS", "cuDNN error"))
+
+
+def execute_seed_batch(task: SeedBatchTask) -> dict[str, Any]:
+    """Run the seeds of ``task`` as one batch (:func:`nasbench_sd.search.run_seed_batch`).
+
+    The outcome holds one outcome per run (``members``), as :func:`execute_task`
+    makes them, and the batch's ``status``, ``kind`` and ``retry`` (a batch fails,
+    stops and is retried as a whole). A retried batch reports the seeds that
+    finished in the attempt that died and trains the others."""
+    from nasbench_sd.search import run_seed_batch
+    from nasbench_sd.search.rundir import RunDir
+    from nasbench_sd.search.stop import StopRequest, stop_on_signals
+
+    first = task.runs[0]
+    set_threads(first.threads)
+    t0 = time.time()
+    members: list[dict[str, Any]] = [{"key": r.key, "status": "failed", "result": None, "error": None}
+                                     for r in task.runs]
+    outcome: dict[str, Any] = {"key": task.key, "status": "failed", "members": members}
+    stop = StopRequest()
+    try:
+        with stop_on_signals(stop):
+            todo = []
+            for m, r in zip(members, task.runs):
+                if r.attempt > 1 and RunDir(r.path).is_finished():
+                    m.update(status="finished", result=RunDir(r.path).result())
+                else:
+                    todo.append((m, r))
+            if todo:
+                runs = [r for _, r in todo]
+                data = search_data(first.config, first.data_root, first.download)
+                results = run_seed_batch([r.config for r in runs], [r.path for r in runs],
+                                         data_root=first.data_root, resume=any(r.resume for r in runs),
+                                         quiet=first.quiet, data=data, logs=[r.log for r in runs], stop=stop)
+                for (m, _), result in zip(todo, results):
+                    m.update(status="finished", result=result)
+        outcome["status"] = "finished"
+    except Exception as e:  # noqa: BLE001 - reported per run; the experiment goes on
+        failure = _failure(e, first)
+        if stop.signum is not None:
+            failure["signal"] = int(stop.signum)
+        outcome.update(failure)
+        for m in members:
+            if m["status"] != "finished":
+                m.update(failure)
+    for m, r in zip(members, task.runs):
+        m["wall_time_s"] = round(time.time() - t0, 3)
+        if _PINNED_GPU is not None:
+            m["gpu"] = _PINNED_GPU
+        if r.return_files:
+            m["files"] = {name: (Path(r.path) / name).read_text()
+                          for name in SMALL_FILES if (Path(r.path) / name).is_file()}
+    return outcome
