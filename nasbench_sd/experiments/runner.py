@@ -14,10 +14,21 @@ them as one seed-batched supernet, :mod:`nasbench_sd.search.batched`). Every
 run still has its own run directory and its own entry in ``experiment.json``.
 Groups that cannot batch run their seeds separately; the plan says why
 (``Plan.batch_notes``).
+
+Runs per GPU (``--runs-per-device N``): N runs (or N seed batches) share each
+visible GPU (:func:`~nasbench_sd.experiments.executors.place_workers`).
+
+A time budget (``--budget SECONDS``, e.g. a lent GPU window): at the deadline
+every running run is asked to stop (:mod:`nasbench_sd.search.stop`; it stops at
+its next step with a checkpoint, status ``stopped``, never retried) and no
+further run starts (status stays ``pending``); the experiment ends with status
+``budget-spent``, and the same command later resumes it, on this or another
+machine, to the end an uninterrupted experiment reaches.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,27 +188,37 @@ DEFAULT_RETRIES = 2
 
 def run_experiment(plan: Plan, executor: str = "local", workers: int | None = None, ray_address: str | None = None,
                    quiet: bool = False, extra: dict[str, Any] | None = None,
-                   retries: int = DEFAULT_RETRIES) -> dict[str, Any]:
+                   retries: int = DEFAULT_RETRIES, runs_per_device: int = 1,
+                   budget_s: float | None = None) -> dict[str, Any]:
     """Execute a plan; returns the final manifest. A run whose worker died (or
     whose device failed, or that a signal from outside stopped) is started again,
     resuming from its checkpoint, up to ``retries`` more times. Raises
     :class:`RunError` when any run failed (after all others finished; the
     manifest says which, and every attempt), :class:`UserError` when that was a
-    full disk or an unsafe checkpoint."""
-    from nasbench_sd.experiments.executors import make_executor
+    full disk or an unsafe checkpoint. ``runs_per_device``: runs sharing each GPU;
+    ``budget_s``: the time budget in seconds (module docstring)."""
+    from nasbench_sd.experiments.executors import make_executor, place_workers
 
     if retries < 0:
         raise UserError(f"--retries must be >= 0, got {retries}")
+    if budget_s is not None and not budget_s > 0:
+        raise UserError(f"--budget must be a number of seconds > 0, got {budget_s}")
+    deadline = None if budget_s is None else time.time() + float(budget_s)
+    if executor == "local":
+        workers = place_workers(workers, plan.device, runs_per_device)
+    else:
+        place_workers(None, plan.device, runs_per_device, gpus=["any"])  # the checks; Ray places the runs
     # first, as it may refuse (a Ray cluster without GPUs for --device cuda) before anything is written
-    ex = make_executor(executor, workers, plan.device, ray_address, plan.threads)
+    ex = make_executor(executor, workers, plan.device, ray_address, plan.threads, runs_per_device)
     try:
-        return _execute(plan, ex, executor, workers, quiet, extra, retries)
+        return _execute(plan, ex, executor, workers, quiet, {**(extra or {}), "runs_per_device": runs_per_device},
+                        retries, deadline)
     finally:
         ex.close()
 
 
 def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
-             extra: dict[str, Any] | None, retries: int) -> dict[str, Any]:
+             extra: dict[str, Any] | None, retries: int, deadline: float | None = None) -> dict[str, Any]:
     from nasbench_sd.experiments.progress import ExperimentProgress
     from nasbench_sd.io import directory_lock, ensure_writable_dir
 
@@ -208,7 +229,8 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
             "threads_per_run": plan.threads, "retries": retries,
             "groups": {g.label: {"method": g.method, "sets": dict(g.sets), "config": plan.group_configs[g.label]}
                        for g in plan.groups},
-            "seeds": plan.seeds, "batch_seeds": plan.batch_seeds, **(extra or {}),
+            "seeds": plan.seeds, "batch_seeds": plan.batch_seeds,
+            "budget_deadline": None if deadline is None else _stamp(deadline), **(extra or {}),
         })
         todo = []
         for r in plan.runs:
@@ -225,9 +247,11 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
         progress = ExperimentProgress(len(plan.runs), len(plan.runs) - len(todo), quiet, ex.inline)
         status = "interrupted"
         try:
-            _schedule(units, ex, manifest, progress, limit, retries, executor == "ray", quiet)
-            failed = [r.task.key for r in todo if manifest.data["runs"][r.task.key].get("status") == "failed"]
-            status = "failed" if failed else "finished"
+            _schedule(units, ex, manifest, progress, limit, retries, executor == "ray", quiet, deadline)
+            states = {r.task.key: manifest.data["runs"][r.task.key].get("status") for r in todo}
+            failed = [key for key, state in states.items() if state == "failed"]
+            left = [key for key, state in states.items() if state in ("stopped", "pending")]
+            status = "failed" if failed else "budget-spent" if left else "finished"
         finally:
             progress.close()
             ex.close()  # before the manifest says "interrupted": no run is still going
@@ -237,17 +261,25 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
     return manifest.data
 
 
+def _stamp(t: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
+
+
 def _schedule(units: list[list[PlannedRun]], ex, manifest: Manifest, progress, limit: int, retries: int,
-              return_files: bool, quiet: bool) -> None:
+              return_files: bool, quiet: bool, deadline: float | None = None) -> None:
     """Keep ``limit`` units (a run, or a seed batch) going until every run ended; a
     unit whose outcome asks for a retry goes first in the queue again, resuming
-    from its checkpoints, until its attempts are spent (a batch is retried whole)."""
+    from its checkpoints, until its attempts are spent (a batch is retried whole).
+    Once ``deadline`` (a time.time()) has passed, no unit starts (the running ones
+    stop themselves: their tasks carry the deadline)."""
     from collections import deque
     from dataclasses import replace
 
     def submitted(unit: list[PlannedRun]) -> RunTask | SeedBatchTask:
         tasks = tuple(replace(r.task, resume=r.state == "resume", quiet=quiet or not ex.inline,
-                              return_files=return_files) for r in unit)
+                              return_files=return_files, deadline=deadline) for r in unit)
         return tasks[0] if len(tasks) == 1 else SeedBatchTask(tasks)
 
     def runs_of(task: RunTask | SeedBatchTask) -> tuple[RunTask, ...]:
@@ -256,6 +288,12 @@ def _schedule(units: list[list[PlannedRun]], ex, manifest: Manifest, progress, l
     queue = deque(submitted(u) for u in units)
     running = 0
     while queue or running:
+        if queue and deadline is not None and time.time() >= deadline:
+            for task in queue:
+                for run in runs_of(task):
+                    manifest.set_run(run.key, status="pending", note="not started: the time budget was spent")
+            queue.clear()
+            manifest.write()
         while queue and running < limit:
             task = queue.popleft()
             ex.submit(task)
@@ -343,7 +381,10 @@ def _record(manifest: Manifest, task: RunTask, outcome: dict[str, Any]) -> None:
         ensure_writable_dir(task.path)
         for name in sorted(files, key=lambda n: n == "result.json"):  # result.json last
             atomic_write_text(Path(task.path) / name, files[name])
-    fields: dict[str, Any] = {"status": "finished" if outcome["status"] == "finished" else "failed",
+    status = "finished" if outcome["status"] == "finished" else "failed"
+    if outcome.get("kind") == "budget":
+        status = "stopped"  # with a checkpoint: the same command resumes it
+    fields: dict[str, Any] = {"status": status,
                               "wall_time_s": outcome.get("wall_time_s"), "error": outcome.get("error"),
                               "kind": outcome.get("kind")}
     if outcome.get("gpu") is not None:

@@ -23,9 +23,12 @@ A process that only checks the data (the driver) reads them on the CPU.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +65,8 @@ class RunTask:
     log: Any = None
     #: 1 for the first attempt at this run in this invocation; more after its worker died.
     attempt: int = 1
+    #: The time budget's end (a time.time()): the run stops there at its next step, with a checkpoint.
+    deadline: float | None = None
 
     @property
     def key(self) -> str:
@@ -203,10 +208,28 @@ def data_on(data: Any, device: Any) -> Any:
 
 
 #: Why a run did not finish (an outcome's ``kind``): its worker process died (set
-#: by the executor), a stop was requested (a signal), its checkpoint was refused
-#: as unsafe, the disk was full, the device ran out of memory, the device failed
-#: (CUDA error), or any other error of the run.
-KINDS = ("died", "stopped", "unsafe-checkpoint", "disk-full", "out-of-memory", "device-error", "failed")
+#: by the executor), a stop was requested (a signal), the time budget was spent
+#: (``--budget``: stopped with a checkpoint, not retried), its checkpoint was
+#: refused as unsafe, the disk was full, the device ran out of memory, the device
+#: failed (CUDA error), or any other error of the run.
+KINDS = ("died", "stopped", "budget", "unsafe-checkpoint", "disk-full", "out-of-memory", "device-error", "failed")
+#: The reason a :class:`~nasbench_sd.search.stop.StopRequest` carries when the time budget ends a run.
+BUDGET_REASON = "the time budget was spent"
+
+
+@contextlib.contextmanager
+def stop_at(stop: Any, deadline: float | None) -> Iterator[None]:
+    """Inside the block, ``stop`` is set at ``deadline`` (a time.time(); None: never)."""
+    if deadline is None:
+        yield
+        return
+    timer = threading.Timer(max(0.0, deadline - time.time()), stop.set, args=(BUDGET_REASON,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def execute_task(task: RunTask | SeedBatchTask) -> dict[str, Any]:
@@ -227,7 +250,7 @@ def execute_task(task: RunTask | SeedBatchTask) -> dict[str, Any]:
     outcome: dict[str, Any] = {"key": task.key, "status": "failed", "result": None, "error": None}
     stop = StopRequest()
     try:
-        with stop_on_signals(stop):
+        with stop_on_signals(stop), stop_at(stop, task.deadline):
             if task.attempt > 1 and RunDir(task.path).is_finished():
                 outcome.update(status="finished", result=RunDir(task.path).result())
             else:
@@ -236,7 +259,7 @@ def execute_task(task: RunTask | SeedBatchTask) -> dict[str, Any]:
                                     quiet=task.quiet, data=data, log=task.log, stop=stop)
                 outcome.update(status="finished", result=result)
     except Exception as e:  # noqa: BLE001 - reported per run; the experiment goes on
-        outcome.update(_failure(e, task))
+        outcome.update(_failure(e, task, stop))
         if stop.signum is not None:
             outcome["signal"] = int(stop.signum)
     outcome["wall_time_s"] = round(time.time() - t0, 3)
@@ -248,8 +271,9 @@ def execute_task(task: RunTask | SeedBatchTask) -> dict[str, Any]:
     return outcome
 
 
-def _failure(e: Exception, task: RunTask) -> dict[str, Any]:
-    """The outcome fields of a run that raised ``e``: its kind, message, and whether to retry."""
+def _failure(e: Exception, task: RunTask, stop: Any = None) -> dict[str, Any]:
+    """The outcome fields of a run that raised ``e``: its kind, message, and whether to retry
+    (``stop``: the run's stop request; a stop by the time budget is not retried)."""
     import torch
 
     from nasbench_sd.errors import (
@@ -261,6 +285,8 @@ def _failure(e: Exception, task: RunTask) -> dict[str, Any]:
         UserError,
     )
 
+    if isinstance(e, Stopped) and stop is not None and stop.reason == BUDGET_REASON:
+        return {"status": "stopped", "kind": "budget", "retry": False, "error": f"{BUDGET_REASON}: {e}"}
     kinds = ((Stopped, "stopped"), (UnsafeCheckpointError, "unsafe-checkpoint"), (DiskFullError, "disk-full"),
              (OutOfMemoryRunError, "out-of-memory"), (UserError, "failed"), (RunError, "failed"))
     for cls, kind in kinds:
@@ -307,7 +333,7 @@ def execute_seed_batch(task: SeedBatchTask) -> dict[str, Any]:
     outcome: dict[str, Any] = {"key": task.key, "status": "failed", "members": members}
     stop = StopRequest()
     try:
-        with stop_on_signals(stop):
+        with stop_on_signals(stop), stop_at(stop, first.deadline):
             todo = []
             for m, r in zip(members, task.runs):
                 if r.attempt > 1 and RunDir(r.path).is_finished():
@@ -324,7 +350,7 @@ def execute_seed_batch(task: SeedBatchTask) -> dict[str, Any]:
                     m.update(status="finished", result=result)
         outcome["status"] = "finished"
     except Exception as e:  # noqa: BLE001 - reported per run; the experiment goes on
-        failure = _failure(e, first)
+        failure = _failure(e, first, stop)
         if stop.signum is not None:
             failure["signal"] = int(stop.signum)
         outcome.update(failure)
