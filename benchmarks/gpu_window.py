@@ -10,9 +10,11 @@ unfinished run (so the next window resumes it on another machine, to the end an
 uninterrupted run reaches), experiment.json, and ``window.json`` (the device,
 the budget, what finished, what stopped, what did not start, the code revision).
 The pack is a tar archive cut into parts of at most 15 MiB (the device's return
-channel takes at most 8 files of 16 MiB, 64 MiB in all: keep the unfinished runs
-of one window under ~4 at the paper size, about 13 MiB of weights and momentum
-each; ``window.json`` records the pack's size).
+channel takes at most 8 files of 16 MiB, 64 MiB in all). An unfinished run adds
+its checkpoint, 2-25 MiB at the paper size (benchmarks/results/checkpoint_size.md:
+13.2 for DARTS, 24.9 for SD-DARTS with its teacher cache), so leave few runs
+unfinished per window; ``window.json`` records the pack's size, and a pack over
+60 MiB is warned about.
 
 Order: methods with an unfinished run that has a checkpoint first (finish what
 was begun), then the other methods with unfinished runs, in Table-4 order.
@@ -50,14 +52,15 @@ PART_BYTES = 15 * 2**20
 PACK = "runs.tar.gz"
 SMALL = ("config.json", "metrics.jsonl", "result.json")
 CHECKPOINTS = ("checkpoint.pt", "checkpoint.prev.pt")
+#: What the device's return channel takes in all (8 files of at most 16 MiB, 64 MiB together), less room for logs.
+RETURN_LIMIT = 60 * 2**20
 SMOKE_SETS = ("channels=4", "cells_per_stage=1", "train_limit=128", "batch_size=32", "epochs=10")
 SMOKE_METHODS = ("darts-v1", "sd-darts")
 
 
-def table4_methods() -> list[str]:
-    from nasbench_sd.report.published import TABLE4
-
-    return list(TABLE4)
+#: The 13 methods of the Table-4 experiment (results/paper/README.md's command), in its order.
+TABLE4_METHODS = ("darts-v1", "darts-v2", "gdas", "pc-darts", "sd-darts", "random", "snas", "dsnas", "idarts",
+                  "darts-minus", "beta-darts", "drnas", "rsps")
 
 
 def run_dirs(root: Path) -> list[Path]:
@@ -105,7 +108,9 @@ def pack(root: Path, dest: Path, info: dict) -> dict:
             names.append("experiment.json")
         for d in run_dirs(root):
             finished = (d / "result.json").is_file()
-            for name in SMALL + (() if finished else CHECKPOINTS):
+            # an unfinished run's newest checkpoint: a budget stop writes every run's (and every seed's of
+            # a batch) completely before the pack is made, so the previous one is not needed to resume
+            for name in SMALL + (() if finished else CHECKPOINTS[:1]):
                 if (d / name).is_file():
                     arc = (d / name).relative_to(root).as_posix()
                     tar.add(d / name, arcname=arc)
@@ -116,7 +121,12 @@ def pack(root: Path, dest: Path, info: dict) -> dict:
         part = dest / f"{PACK}.{k // PART_BYTES:03d}"
         part.write_bytes(data[k:k + PART_BYTES])
         parts.append(part.name)
-    info = {**info, "pack": {"parts": parts, "bytes": len(data), "files": names}}
+    info = {**info, "pack": {"parts": parts, "bytes": len(data), "files": names,
+                             "over_return_limit": len(data) > RETURN_LIMIT}}
+    if len(data) > RETURN_LIMIT:
+        print(f"gpu_window: warning: the pack is {len(data) / 2**20:.0f} MiB, more than a device's return channel "
+              f"takes ({RETURN_LIMIT / 2**20:.0f} MiB): leave fewer runs unfinished (benchmarks/results/"
+              "checkpoint_size.md)", file=sys.stderr)
     (dest / "window.json").write_text(json.dumps(info, indent=1) + "\n")
     return info
 
@@ -137,7 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     started, t0 = now(), time.time()
     root = Path(args.out)
-    methods = list(SMOKE_METHODS) if args.smoke else (args.methods.split(",") if args.methods else table4_methods())
+    methods = list(SMOKE_METHODS) if args.smoke else (args.methods.split(",") if args.methods else list(TABLE4_METHODS))
     seeds = list(range(args.seeds))
     sets = list(SMOKE_SETS if args.smoke else ()) + list(args.set)
     todo = next_methods(root, methods, seeds)
@@ -208,6 +218,34 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_size(args: argparse.Namespace) -> int:
+    """The size of a mid-epoch checkpoint of each method at ``--preset`` (what one unfinished run
+    adds to a pack): one real step on the CPU, then a requested stop writes the checkpoint."""
+    import tempfile
+
+    import torch
+
+    from nasbench_sd.errors import Stopped
+    from nasbench_sd.presets import build_run_config
+    from nasbench_sd.search import run_search
+
+    torch.set_num_threads(max(1, args.threads))
+    print("| method | preset | checkpoint.pt (MiB) |\n|---|---|---|")
+    for method in args.methods.split(","):
+        cfg = build_run_config(method, args.preset, 0, dict(s.split("=", 1) for s in args.set), device="cpu")
+        polls = iter(range(10**9))
+        with tempfile.TemporaryDirectory() as tmp:
+            try:  # polls: the epoch's start, then after each step: stop after the first step
+                run_search(cfg, tmp, data_root=args.data_root, quiet=True,
+                           stop=lambda polls=polls: next(polls) >= 1)
+            except Stopped:
+                pass
+            ckpt = Path(tmp) / "checkpoint.pt"
+            size = f"{ckpt.stat().st_size / 2**20:.1f}" if ckpt.is_file() else "none (trains no supernet)"
+        print(f"| {method} | {args.preset} | {size} |", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -231,9 +269,15 @@ def main(argv: list[str] | None = None) -> int:
     a = sub.add_parser("apply", help="unpack a window's pack into the experiment folder")
     a.add_argument("pack", help="the folder the window exported (window.json, runs.tar.gz.NNN)")
     a.add_argument("--to", default="results/paper")
+    z = sub.add_parser("size", help="the checkpoint size of an unfinished run (one step on the CPU)")
+    z.add_argument("--methods", default="darts-v1,sd-darts")
+    z.add_argument("--preset", default="paper")
+    z.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    z.add_argument("--data-root", default=None)
+    z.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     try:
-        return cmd_run(args) if args.cmd == "run" else cmd_apply(args)
+        return {"run": cmd_run, "apply": cmd_apply, "size": cmd_size}[args.cmd](args)
     except UserError as e:
         print(f"gpu_window: error: {e}", file=sys.stderr)
         return 2
