@@ -159,9 +159,8 @@ def check_seed_batching(method) -> str | None:
     """Contract: three seeds as one batch equal three runs (float64, two epochs), or a note
     saying why the method's seeds run separately."""
     from nasbench_sd.methods import get_method
-    from nasbench_sd.testing.contract import method_class
 
-    cls = method_class(method)
+    cls = get_method(method) if isinstance(method, str) else method
     reason = cls.seed_batching_refusal(cls.Config())
     if reason is not None:
         assert reason.strip(), f"{cls.name}: seed_batching must say why the method does not batch"
