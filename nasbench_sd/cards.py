@@ -1,8 +1,9 @@
 """A method's protocol card: every setting of its ``paper`` preset, the value,
 where the value comes from, and every known deviation from the published
-protocol with its reason (``nasbench-sd methods --show NAME``), and the method's
+protocol with its reason (``nasbench-sd methods --show NAME``), the method's
 control: the overrides that switch its own idea off, all else equal
-(``nasbench-sd run --controls``).
+(``nasbench-sd run --controls``); and whether its seeds can train as one
+seed-batched supernet (``run --batch-seeds``), or why not.
 
 Sources: a method's own fields and the shared settings its paper changes
 (``preset_search_overrides("paper")``) cite the method's ``sources``; the
@@ -38,7 +39,8 @@ def protocol_card(name: str) -> dict[str, Any]:
     control = cls.control_overrides()
     return {"method": name, "description": cls.description, "paper": cls.paper, "preset": "paper",
             "settings": settings, "deviations": list(cls.deviations),
-            "control": None if control is None else {"overrides": control, "note": cls.control_note}}
+            "control": None if control is None else {"overrides": control, "note": cls.control_note},
+            "seed_batching": cls.seed_batching_refusal(cfg.method_config)}
 
 
 def format_card(card: dict[str, Any]) -> str:
@@ -58,6 +60,10 @@ def format_card(card: dict[str, Any]) -> str:
     else:
         sets = " ".join(f"method.{k}={_show(v)}" for k, v in control["overrides"].items())
         lines.append(f"control (run --controls): {sets}" + (f": {control['note']}" if control["note"] else ""))
+    reason = card.get("seed_batching")
+    lines.append("seed batching (run --batch-seeds): "
+                 + ("yes: its seeds train as one seed-batched supernet, each still its own run" if reason is None
+                    else f"no, its seeds run separately: {reason}"))
     return "\n".join(lines)
 
 

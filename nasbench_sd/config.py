@@ -40,6 +40,9 @@ class SearchConfig:
     split: str = "official"  # official (cifar-split.txt halves) | darts-half (first/last 25k)
     train_limit: int = 0  # samples kept per half; 0 = all (25,000 each for CIFAR-10)
     batch_size: int = 64  # one train + one valid batch per step (NB201 reference)
+    # True: every step has batch_size samples (static shapes, for graph capture); the last partial batch
+    # of each epoch is dropped. False: it is kept, as the NB201 reference's DataLoader does
+    drop_last: bool = False
     # supernet
     channels: int = 16  # C of the first stage (NB201: 16)
     cells_per_stage: int = 5  # N (NB201: 5)
@@ -103,6 +106,9 @@ SEARCH_SOURCES: dict[str, str] = {
     "split": "NB201 reference: the halves of configs/nas-benchmark/cifar-split.txt (25k train / 25k valid)",
     "train_limit": "NB201 reference: every sample of each half (0 = all)",
     "batch_size": f"{_CFG}: batch_size 64",
+    "drop_last": ("NB201 reference, xautodl get_nas_search_loaders: DataLoader(shuffle=True) without drop_last, "
+                  "so the last batch of an epoch is partial (25,000 = 390 x 64 + 40); drop_last=true drops it "
+                  "(static shapes)"),
     "channels": f"{_SH}: channel=16",
     "cells_per_stage": f"{_SH}: num_cells=5",
     "epochs": f"{_CFG}: epochs 50, warmup 0",

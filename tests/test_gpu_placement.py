@@ -149,3 +149,44 @@ def test_each_run_records_its_gpu(tmp_path):
     task = RunTask("darts-v1", 0, str(tmp_path / "r"), config=None)
     _record(m, task, {"key": task.key, "status": "failed", "result": None, "error": "x", "gpu": "5"})
     assert m.runs[task.key]["gpu"] == "5"
+
+
+def test_runs_per_device_puts_n_runs_on_each_gpu():
+    from collections import Counter
+
+    from nasbench_sd.experiments.executors import place_workers, ray_options
+
+    assert place_workers(None, "cuda", 3, gpus=["0", "1"]) == 6  # default: N x the visible GPUs
+    assert Counter(gpu_slots(6, "cuda", ["0", "1"])) == {"0": 3, "1": 3}
+    assert max(Counter(gpu_slots(place_workers(5, "cuda", 3, gpus=["0", "1"]), "cuda", ["0", "1"])).values()) <= 3
+    assert place_workers(None, "cuda:1", 4) == 4  # one named GPU
+    assert place_workers(3, "cpu", 1) == 3 and place_workers(None, "cuda", 1, gpus=["0"]) is None  # N = 1: as given
+    with pytest.raises(UserError, match="more than --runs-per-device 3 x 2 GPUs"):
+        place_workers(7, "cuda", 3, gpus=["0", "1"])
+    with pytest.raises(UserError, match="on the CPU|--device cpu"):
+        place_workers(None, "cpu", 2)
+    with pytest.raises(UserError, match=">= 1"):
+        place_workers(None, "cuda", 0, gpus=["0"])
+    assert ray_options("cuda", 4, 4) == {"num_gpus": 0.25, "num_cpus": 1}  # 4 Ray tasks share a GPU
+    assert ray_options("cpu", 2, 1) == {"num_cpus": 2}
+
+
+def test_a_pool_with_runs_per_device_pins_its_workers_round_robin(tmp_path):
+    from nasbench_sd.experiments.executors import place_workers
+
+    ex = PoolExecutor(place_workers(None, "cuda", 2, gpus=["3", "5"]), "cuda", gpus=["3", "5"])
+    try:
+        assert ex.gpu_slots == ["3", "5", "3", "5"]
+        assert _gpus_of_runs(ex, _random_tasks(tmp_path, 4)) <= {"3", "5"}  # which worker is up first varies
+    finally:
+        ex.close()
+
+
+def test_runs_per_device_on_the_cpu_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "-m", "random", "--seeds", "1", "--device", "cpu", "--runs-per-device", "2",
+              "--out", str(tmp_path / "exp")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--runs-per-device" in err[0]
+    assert not (tmp_path / "exp").exists()

@@ -148,7 +148,9 @@ def _seeds(seeds: int | str | Iterable[int]) -> list[int]:
 
 
 def run(methods: str | Iterable[str], seeds: int | str | Iterable[int] = 5, preset: str | None = None,
-        out: str | Path | None = None, *, controls: bool = False, data_root: str | Path | None = None,
+        out: str | Path | None = None, *, controls: bool = False, batch_seeds: int = 1,
+        require_batch: bool = False, runs_per_device: int = 1, budget: float | None = None,
+        data_root: str | Path | None = None,
         download: bool = True, workers: int | None = None, retries: int = 2, threads: int = 1,
         executor: str = "local", ray_address: str | None = None, device: str = "auto", log: str | None = None,
         log_dir: str | Path | None = None, progress: bool = True, echo: Echo = print,
@@ -159,6 +161,15 @@ def run(methods: str | Iterable[str], seeds: int | str | Iterable[int] = 5, pres
     ``controls``: also run each method's control (its own idea off, all else equal)
     as the group ``<method>-control``, so that the table gives the paired effect of
     each idea; methods that declare no control run alone (``echo`` names them).
+    ``batch_seeds``: train up to that many seeds of a method as one seed-batched
+    supernet in one process (each seed keeps its own run directory and result;
+    :mod:`nasbench_sd.search.batched`); methods that cannot batch run their seeds
+    separately (``echo`` says why), or are refused with ``require_batch``.
+    ``runs_per_device``: N runs (or seed batches) share each GPU (``--device cuda``;
+    ``workers`` defaults to N x the visible GPUs). ``budget``: seconds of wall
+    clock; at its end every running run stops at its next step with a checkpoint
+    and no run starts (a lent GPU window); the same call later resumes them
+    (``echo`` says what was left).
 
     ``methods``: a list or ``"sd-darts,darts-v1"``; ``seeds``: a count N (seeds
     0..N-1) or a list; ``out``: the experiment directory (default ``runs/<preset>``).
@@ -181,7 +192,9 @@ def run(methods: str | Iterable[str], seeds: int | str | Iterable[int] = 5, pres
         if without:
             notes.append(f"no control declared (run alone): {', '.join(without)}")
     return _execute(groups, seed_list, preset, out, experiment_dir, extra=extra, notes=notes, data_root=data_root,
-                    download=download, workers=workers, retries=retries, threads=threads, executor=executor,
+                    batch_seeds=batch_seeds, require_batch=require_batch, runs_per_device=runs_per_device,
+                    budget=budget, download=download, workers=workers,
+                    retries=retries, threads=threads, executor=executor,
                     ray_address=ray_address, device=device, log=log, log_dir=log_dir, progress=progress, echo=echo)
 
 
@@ -215,7 +228,8 @@ def ablate(method: str, param: str, values: str | Iterable[Any], seeds: int | st
 def _execute(groups, seeds: list[int], preset: str | None, out, default_out: Callable[[str], str],
              extra: dict[str, Any] | None = None, notes: Iterable[str] = (), *,
              data_root, download: bool, workers, retries: int, threads: int, executor: str,
-             ray_address, device: str, log, log_dir, progress: bool, echo: Echo):
+             ray_address, device: str, log, log_dir, progress: bool, echo: Echo, batch_seeds: int = 1,
+             require_batch: bool = False, runs_per_device: int = 1, budget: float | None = None):
     """Plan (validating everything), say what is reused, run; the Experiment."""
     from nasbench_sd.api.views import Experiment
     from nasbench_sd.experiments.reuse import reuse_note
@@ -232,10 +246,18 @@ def _execute(groups, seeds: list[int], preset: str | None, out, default_out: Cal
     root = Path(out) if out is not None else Path(default_out(chosen))
     remote = executor == "ray" and bool(ray_address or os.environ.get("RAY_ADDRESS"))
     plan = plan_experiment(groups, seeds, chosen, root, device=resolved, data_root=data_root,
-                           check_data=not remote, threads=threads, download=download, log=spec)
+                           check_data=not remote, threads=threads, download=download, log=spec,
+                           batch_seeds=batch_seeds, require_batch=require_batch)
+    for label, reason in plan.batch_notes.items() if echo is not None else ():
+        echo(f"{label}: its seeds run separately, it cannot batch them: {reason}")
     note = reuse_note(plan)
     if note and echo is not None:
         echo(note)
     with torch_threads(None):  # runs in this process (--workers 1) set their own count; the caller's comes back
-        run_experiment(plan, executor, workers, ray_address, not progress, extra, retries)
+        manifest = run_experiment(plan, executor, workers, ray_address, not progress, extra, retries,
+                                  runs_per_device, budget)
+    if manifest.get("status") == "budget-spent" and echo is not None:
+        states = [r.get("status") for r in manifest["runs"].values()]
+        echo(f"time budget of {budget:g} s spent: {states.count('stopped')} runs stopped with a checkpoint, "
+             f"{states.count('pending')} not started; the same command resumes them")
     return Experiment(plan.root, counts=plan.counts())

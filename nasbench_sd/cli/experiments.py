@@ -51,9 +51,21 @@ def _summary(exp) -> None:
 @click.option("--controls", is_flag=True,
               help="Also run each method's control (its own idea off, all else equal: same preset, seeds and "
                    "protocol) as the group <method>-control; `table` then shows the paired effect of each idea.")
+@click.option("--batch-seeds", type=int, default=1, show_default=True, metavar="S",
+              help="Train up to S seeds of a method as one seed-batched supernet in one process (each seed "
+                   "keeps its own run directory and results); methods that cannot batch run their seeds "
+                   "separately (`nasbench-sd methods --show NAME` says why).")
+@click.option("--require-batch", is_flag=True,
+              help="With --batch-seeds: fail instead of running a method's seeds separately.")
+@click.option("--runs-per-device", type=int, default=1, show_default=True, metavar="N",
+              help="With --device cuda: N runs (or seed batches) share each visible GPU; --workers defaults to "
+                   "N x the GPUs.")
+@click.option("--budget", type=float, default=None, metavar="SECONDS",
+              help="Wall-clock budget: at its end every run stops at its next step with a checkpoint and no run "
+                   "starts; the same command resumes them (e.g. a lent GPU window).")
 @_run_options
-def run(methods, out, controls, seeds, preset, sets, data_root, no_download, workers, retries, threads, executor,
-        ray_address, device, log, log_dir, quiet):
+def run(methods, out, controls, batch_seeds, require_batch, runs_per_device, budget, seeds, preset, sets, data_root,
+        no_download, workers, retries, threads, executor, ray_address, device, log, log_dir, quiet):
     """Search with every (method, seed): <out>/<method>/seed-<n>/ (out: runs/<preset>).
 
     Finished runs are skipped (the output says when another code revision or
@@ -62,7 +74,9 @@ def run(methods, out, controls, seeds, preset, sets, data_root, no_download, wor
     """
     from nasbench_sd.api.runs import run as api_run
 
-    exp = api_run(methods, seeds, preset, out, controls=controls, data_root=data_root, download=not no_download,
+    exp = api_run(methods, seeds, preset, out, controls=controls, batch_seeds=batch_seeds,
+                  require_batch=require_batch, runs_per_device=runs_per_device, budget=budget,
+                  data_root=data_root, download=not no_download,
                   workers=workers, retries=retries, threads=threads, executor=executor, ray_address=ray_address,
                   device=device, log=log, log_dir=log_dir, progress=not quiet, echo=click.echo, sets=sets)
     _summary(exp)

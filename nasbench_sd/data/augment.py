@@ -55,9 +55,11 @@ def random_crop_flip(images: torch.Tensor, padding: int, generator: torch.Genera
 def normalize(
     images: torch.Tensor, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor
 ) -> torch.Tensor:
-    """uint8 [B,C,H,W] -> float32 ``(x / 255 - mean) / std`` per channel, on the images' device."""
-    dev = images.device
-    m = torch.as_tensor(mean, dtype=torch.float32, device=dev).reshape(-1, 1, 1)
-    s = torch.as_tensor(std, dtype=torch.float32, device=dev).reshape(-1, 1, 1)
+    """uint8 [B,C,H,W] -> ``(x / 255 - mean) / std`` per channel, on the images' device, in
+    torch's default float dtype: float32, unless the process changed it (the float64
+    equivalence tests run whole searches under ``torch.set_default_dtype(torch.float64)``)."""
+    dev, dtype = images.device, torch.get_default_dtype()
+    m = torch.as_tensor(mean, dtype=dtype, device=dev).reshape(-1, 1, 1)
+    s = torch.as_tensor(std, dtype=dtype, device=dev).reshape(-1, 1, 1)
     # x * (1 / (255 s)) + (-m / s) in one fused pass; equal to the textbook form up to float rounding.
-    return torch.addcmul(-m / s, images.to(torch.float32), 1.0 / (255.0 * s))
+    return torch.addcmul(-m / s, images.to(dtype), 1.0 / (255.0 * s))

@@ -64,7 +64,11 @@ class SearchLoader:
     """Iterate over the steps of one epoch at a time; each ``iter()`` continues where the last stopped.
 
     An epoch has ``ceil(n_train / batch_size)`` steps (the last train batch
-    may be smaller; the valid batch of a step has the same size). The train
+    may be smaller; the valid batch of a step has the same size), as in the NB201
+    reference; ``drop_last=True`` gives ``n_train // batch_size`` steps of
+    ``batch_size`` samples each (static shapes, for graph capture): the last
+    ``n_train % batch_size`` samples of each epoch's permutation are not used in
+    that epoch (another such set every epoch). The train
     half is reshuffled every epoch; the valid half too, its permutations
     concatenated (cycled) when it is shorter than the train half. Both halves
     get the training augmentation. Breaking out of a loop mid-epoch and
@@ -73,11 +77,15 @@ class SearchLoader:
     uninterrupted one. One iteration at a time per loader.
     """
 
-    def __init__(self, data: SearchData, batch_size: int, seed: int, device: str | torch.device | None = None) -> None:
+    def __init__(self, data: SearchData, batch_size: int, seed: int, device: str | torch.device | None = None,
+                 drop_last: bool = False) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise UserError(f"batch_size must be a positive integer, got {batch_size!r}")
         if data.n_train == 0 or data.n_valid == 0:
             raise UserError(f"empty search half: {data.n_train} train / {data.n_valid} valid samples")
+        if drop_last and data.n_train < batch_size:
+            raise UserError(f"drop_last with {data.n_train} train samples and batch_size {batch_size} leaves no step")
+        self.drop_last = bool(drop_last)
         self.data = data
         self.batch_size = batch_size
         self.seed = seed
@@ -85,8 +93,8 @@ class SearchLoader:
         dev = self.device
         self._train = (data.train_images.to(dev), data.train_labels.to(dev), data.train_index.to(dev))
         self._valid = (data.valid_images.to(dev), data.valid_labels.to(dev), data.valid_index.to(dev))
-        self._mean = torch.tensor(data.mean, dtype=torch.float32, device=dev)
-        self._std = torch.tensor(data.std, dtype=torch.float32, device=dev)
+        self._mean = torch.tensor(data.mean, dtype=torch.get_default_dtype(), device=dev)
+        self._std = torch.tensor(data.std, dtype=torch.get_default_dtype(), device=dev)
         self._train_order = torch.Generator().manual_seed(derive_seed(seed, STREAM_TRAIN_ORDER))
         self._valid_order = torch.Generator().manual_seed(derive_seed(seed, STREAM_VALID_ORDER))
         self._augment = torch.Generator().manual_seed(derive_seed(seed, STREAM_AUGMENT))
@@ -97,6 +105,8 @@ class SearchLoader:
 
     def __len__(self) -> int:
         """Steps per epoch."""
+        if self.drop_last:
+            return self.data.n_train // self.batch_size
         return math.ceil(self.data.n_train / self.batch_size)
 
     @property

@@ -81,6 +81,46 @@ def gpu_slots(workers: int, device: str, gpus: list[str]) -> list[str] | None:
     return [gpus[k % len(gpus)] for k in range(workers)]
 
 
+def place_workers(workers: int | None, device: str, runs_per_device: int = 1,
+                  gpus: list[str] | None = None) -> int | None:
+    """The local pool's worker count for ``--runs-per-device N``: N runs share each GPU.
+
+    With N > 1 and ``--device cuda``, ``workers`` defaults to N x the visible GPUs
+    (:func:`visible_gpus`, or ``gpus``) and may not exceed it; :func:`gpu_slots`
+    then pins them round robin, so no GPU holds more than N. ``cuda:K`` is one
+    GPU. On the CPU, N > 1 is refused (runs share the cores: use ``--workers``).
+    N = 1 leaves ``workers`` as given."""
+    if isinstance(runs_per_device, bool) or not isinstance(runs_per_device, int) or runs_per_device < 1:
+        raise UserError(f"--runs-per-device must be a number of runs >= 1, got {runs_per_device!r}")
+    if runs_per_device == 1:
+        return workers
+    if not device.startswith("cuda"):
+        raise UserError(f"--runs-per-device shares GPUs between runs; with --device {device} use --workers "
+                        "(one process per run)")
+    if device == "cuda":
+        found = visible_gpus() if gpus is None else gpus
+        if not found:
+            raise UserError("--device cuda, but no GPU is visible (CUDA_VISIBLE_DEVICES is empty?)")
+        count = len(found)
+    else:
+        count = 1
+    capacity = runs_per_device * count
+    if workers is None:
+        return capacity
+    if workers > capacity:
+        raise UserError(f"--workers {workers} is more than --runs-per-device {runs_per_device} x {count} GPU"
+                        f"{'s' if count > 1 else ''} ({capacity}); lower --workers or raise --runs-per-device")
+    return workers
+
+
+def ray_options(device: str, threads: int, runs_per_device: int = 1) -> dict[str, float]:
+    """Resources of one Ray task: on CUDA 1/N GPU (N = ``runs_per_device`` tasks share a
+    GPU) and one CPU, else ``threads`` CPUs."""
+    if device.startswith("cuda"):
+        return {"num_gpus": 1.0 / runs_per_device, "num_cpus": 1}
+    return {"num_cpus": max(1, threads)}
+
+
 def exit_reason(exitcode: int | None) -> str:
     """How a worker process ended, in words (negative exit codes are signals)."""
     import signal
@@ -261,10 +301,11 @@ def lock_stamp(run_dir: str) -> tuple[int, bytes] | None:
 
 
 class RayExecutor:
-    """One Ray task per run: ``num_gpus=1`` when the device is CUDA, else
-    ``num_cpus`` = the run's torch threads. Connects to ``address`` (or
-    ``$RAY_ADDRESS``), else starts a local Ray instance. A cluster without GPU
-    resources asked for CUDA is refused at once (its tasks would wait forever).
+    """One Ray task per run: ``num_gpus=1/N`` when the device is CUDA (N =
+    ``--runs-per-device``, :func:`ray_options`), else ``num_cpus`` = the run's
+    torch threads. Connects to ``address`` (or ``$RAY_ADDRESS``), else starts a
+    local Ray instance. A cluster without GPU resources asked for CUDA is
+    refused at once (its tasks would wait forever).
 
     A task whose worker or node died is reported ``died`` (worth a retry) if its
     run had begun: its run directory's lock was taken since it was submitted.
@@ -276,7 +317,7 @@ class RayExecutor:
     inline = False
     UNSTARTED_RESUBMITS = 5
 
-    def __init__(self, device: str, address: str | None, threads: int):
+    def __init__(self, device: str, address: str | None, threads: int, runs_per_device: int = 1):
         try:
             import ray
         except ImportError:
@@ -299,7 +340,7 @@ class RayExecutor:
                     from None
         if device.startswith("cuda"):
             self._require_gpus(address)
-        options = {"num_gpus": 1, "num_cpus": 1} if device.startswith("cuda") else {"num_cpus": max(1, threads)}
+        options = ray_options(device, threads, runs_per_device)
         self._remote = ray.remote(execute_task).options(max_retries=0, **options)
         self._refs: dict[Any, tuple[RunTask, tuple[int, bytes] | None, int]] = {}
         #: tasks sent again because their worker died before their run began
@@ -347,10 +388,11 @@ class RayExecutor:
             self._ray.shutdown()
 
 
-def make_executor(kind: str, workers: int | None, device: str, ray_address: str | None = None, threads: int = 1):
-    """An executor by name (``local`` or ``ray``)."""
+def make_executor(kind: str, workers: int | None, device: str, ray_address: str | None = None, threads: int = 1,
+                  runs_per_device: int = 1):
+    """An executor by name (``local`` or ``ray``); ``workers`` as resolved by :func:`place_workers`."""
     if kind == "local":
         return SerialExecutor() if (workers or 1) == 1 else PoolExecutor(int(workers), device)
     if kind == "ray":
-        return RayExecutor(device, ray_address, threads)
+        return RayExecutor(device, ray_address, threads, runs_per_device)
     raise UserError(f"unknown executor {kind!r} (choose from {', '.join(EXECUTORS)})")

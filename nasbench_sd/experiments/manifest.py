@@ -23,10 +23,11 @@ from nasbench_sd.experiments.layout import MANIFEST
 from nasbench_sd.io import atomic_write_json
 from nasbench_sd.presets import config_diff
 
-#: Per-run states: pending (queued, or waiting for another attempt), running (sent to
-#: a worker), finished, skipped (finished by an earlier invocation), failed (on
-#: every attempt), interrupted.
-RUN_STATES = ("pending", "running", "finished", "skipped", "failed", "interrupted")
+#: Per-run states: pending (queued, or waiting for another attempt; or not started
+#: before a time budget was spent), running (sent to a worker), finished, skipped
+#: (finished by an earlier invocation), failed (on every attempt), stopped (by the
+#: time budget, with a checkpoint to resume from), interrupted.
+RUN_STATES = ("pending", "running", "finished", "skipped", "failed", "stopped", "interrupted")
 #: Seconds between two writes of the manifest while runs go on (see the module docstring).
 WRITE_EVERY_S = 1.0
 

@@ -6,10 +6,29 @@ directories made by another configuration, the search data) and writes
 nothing. :func:`run_experiment` then skips finished runs, resumes unfinished
 ones, sends the rest to an executor and keeps ``experiment.json`` current.
 ``nasbench-sd run`` and ``nasbench-sd ablate`` both go through here.
+
+Seed batching (``run --batch-seeds S``): the unfinished runs of a group whose
+method can batch start as units of up to S consecutive seeds, each unit one
+:class:`~nasbench_sd.experiments.worker.SeedBatchTask` (one process trains
+them as one seed-batched supernet, :mod:`nasbench_sd.search.batched`). Every
+run still has its own run directory and its own entry in ``experiment.json``.
+Groups that cannot batch run their seeds separately; the plan says why
+(``Plan.batch_notes``).
+
+Runs per GPU (``--runs-per-device N``): N runs (or N seed batches) share each
+visible GPU (:func:`~nasbench_sd.experiments.executors.place_workers`).
+
+A time budget (``--budget SECONDS``, e.g. a lent GPU window): at the deadline
+every running run is asked to stop (:mod:`nasbench_sd.search.stop`; it stops at
+its next step with a checkpoint, status ``stopped``, never retried) and no
+further run starts (status stays ``pending``); the experiment ends with status
+``budget-spent``, and the same command later resumes it, on this or another
+machine, to the end an uninterrupted experiment reaches.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +36,7 @@ from typing import Any
 from nasbench_sd.errors import RunError, UserError
 from nasbench_sd.experiments.layout import check_label, check_not_locked, check_writable, run_path
 from nasbench_sd.experiments.manifest import Manifest, check_compatible, load_manifest
-from nasbench_sd.experiments.worker import RunTask
+from nasbench_sd.experiments.worker import RunTask, SeedBatchTask, member_outcomes
 from nasbench_sd.presets import config_diff
 
 
@@ -51,6 +70,10 @@ class Plan:
     log: Any = None  # a LogSpec (nasbench_sd.loggers): each run's live log, below its own directory
     runs: list[PlannedRun] = field(default_factory=list)
     group_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: seeds per seed-batched unit (1: every run alone)
+    batch_seeds: int = 1
+    #: groups whose seeds run separately although batch_seeds > 1, and why
+    batch_notes: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out = {"done": 0, "resume": 0, "new": 0}
@@ -70,33 +93,46 @@ def method_groups(methods: list[str], sets: dict[str, str]) -> list[Group]:
 
 def plan_experiment(groups: list[Group], seeds: list[int], preset: str, out: str | Path, device: str = "cpu",
                     data_root: str | Path | None = None, check_data: bool = True, threads: int = 1,
-                    download: bool = False, log: Any = None) -> Plan:
+                    download: bool = False, log: Any = None, batch_seeds: int = 1,
+                    require_batch: bool = False) -> Plan:
     """Resolve every run and check that all can start; writes nothing.
 
     Raises :class:`UserError` (one line) for any bad input, including a run
     directory or experiment group that holds another configuration. With
     ``download``, a missing CIFAR data set is fetched while checking the data.
     ``log`` (a :class:`~nasbench_sd.loggers.LogSpec`) gives every run a live log.
+    ``batch_seeds > 1`` batches the seeds of every group that can
+    (module docstring); ``require_batch`` refuses a group that cannot.
     """
     from nasbench_sd.presets import build_run_config
+    from nasbench_sd.search.batched import seed_batch_refusal
     from nasbench_sd.search.rundir import RunDir
 
     if not groups or not seeds:
         raise UserError("nothing to run: give at least one method and one seed")
     if threads < 1:
         raise UserError(f"--threads must be >= 1, got {threads}")
+    if isinstance(batch_seeds, bool) or not isinstance(batch_seeds, int) or batch_seeds < 1:
+        raise UserError(f"--batch-seeds must be a number of seeds >= 1, got {batch_seeds!r}")
+    if require_batch and batch_seeds < 2:
+        raise UserError("--require-batch needs --batch-seeds S with S >= 2")
     root = check_writable(out)
     if root.is_dir():
         check_not_locked(root, "experiment directory")
     plan = Plan(root=root, preset=preset, seeds=list(seeds), groups=list(groups), device=device,
                 data_root=None if data_root is None else str(data_root), threads=int(threads),
-                download=bool(download), log=log)
+                download=bool(download), log=log, batch_seeds=int(batch_seeds))
     for g in groups:
         check_label(g.label)
         configs = [build_run_config(g.method, preset, seed, dict(g.sets), device=device) for seed in seeds]
         comparable = configs[0].comparable()
         comparable.pop("seed")
         plan.group_configs[g.label] = comparable
+        reason = seed_batch_refusal(configs[0]) if batch_seeds > 1 else None
+        if reason is not None:
+            if require_batch:
+                raise UserError(f"{g.label} cannot batch seeds (--require-batch): {reason}")
+            plan.batch_notes[g.label] = reason
         for seed, cfg in zip(seeds, configs):
             path = run_path(root, g.label, seed)
             plan.runs.append(PlannedRun(_task(g, seed, path, cfg, plan), _state(RunDir(path), cfg)))
@@ -152,27 +188,37 @@ DEFAULT_RETRIES = 2
 
 def run_experiment(plan: Plan, executor: str = "local", workers: int | None = None, ray_address: str | None = None,
                    quiet: bool = False, extra: dict[str, Any] | None = None,
-                   retries: int = DEFAULT_RETRIES) -> dict[str, Any]:
+                   retries: int = DEFAULT_RETRIES, runs_per_device: int = 1,
+                   budget_s: float | None = None) -> dict[str, Any]:
     """Execute a plan; returns the final manifest. A run whose worker died (or
     whose device failed, or that a signal from outside stopped) is started again,
     resuming from its checkpoint, up to ``retries`` more times. Raises
     :class:`RunError` when any run failed (after all others finished; the
     manifest says which, and every attempt), :class:`UserError` when that was a
-    full disk or an unsafe checkpoint."""
-    from nasbench_sd.experiments.executors import make_executor
+    full disk or an unsafe checkpoint. ``runs_per_device``: runs sharing each GPU;
+    ``budget_s``: the time budget in seconds (module docstring)."""
+    from nasbench_sd.experiments.executors import make_executor, place_workers
 
     if retries < 0:
         raise UserError(f"--retries must be >= 0, got {retries}")
+    if budget_s is not None and not budget_s > 0:
+        raise UserError(f"--budget must be a number of seconds > 0, got {budget_s}")
+    deadline = None if budget_s is None else time.time() + float(budget_s)
+    if executor == "local":
+        workers = place_workers(workers, plan.device, runs_per_device)
+    else:
+        place_workers(None, plan.device, runs_per_device, gpus=["any"])  # the checks; Ray places the runs
     # first, as it may refuse (a Ray cluster without GPUs for --device cuda) before anything is written
-    ex = make_executor(executor, workers, plan.device, ray_address, plan.threads)
+    ex = make_executor(executor, workers, plan.device, ray_address, plan.threads, runs_per_device)
     try:
-        return _execute(plan, ex, executor, workers, quiet, extra, retries)
+        return _execute(plan, ex, executor, workers, quiet, {**(extra or {}), "runs_per_device": runs_per_device},
+                        retries, deadline)
     finally:
         ex.close()
 
 
 def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
-             extra: dict[str, Any] | None, retries: int) -> dict[str, Any]:
+             extra: dict[str, Any] | None, retries: int, deadline: float | None = None) -> dict[str, Any]:
     from nasbench_sd.experiments.progress import ExperimentProgress
     from nasbench_sd.io import directory_lock, ensure_writable_dir
 
@@ -183,7 +229,8 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
             "threads_per_run": plan.threads, "retries": retries,
             "groups": {g.label: {"method": g.method, "sets": dict(g.sets), "config": plan.group_configs[g.label]}
                        for g in plan.groups},
-            "seeds": plan.seeds, **(extra or {}),
+            "seeds": plan.seeds, "batch_seeds": plan.batch_seeds,
+            "budget_deadline": None if deadline is None else _stamp(deadline), **(extra or {}),
         })
         todo = []
         for r in plan.runs:
@@ -195,13 +242,16 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
                 manifest.set_run(r.task.key, **base, status="pending", resumed=r.state == "resume", error=None)
                 todo.append(r)
         manifest.write(force=True)
-        limit = len(todo) if (executor == "ray" and not workers) else max(1, workers or 1)
+        units = seed_units(todo, plan.batch_seeds, {g.label for g in plan.groups} - set(plan.batch_notes))
+        limit = len(units) if (executor == "ray" and not workers) else max(1, workers or 1)
         progress = ExperimentProgress(len(plan.runs), len(plan.runs) - len(todo), quiet, ex.inline)
         status = "interrupted"
         try:
-            _schedule(todo, ex, manifest, progress, limit, retries, executor == "ray", quiet)
-            failed = [r.task.key for r in todo if manifest.data["runs"][r.task.key].get("status") == "failed"]
-            status = "failed" if failed else "finished"
+            _schedule(units, ex, manifest, progress, limit, retries, executor == "ray", quiet, deadline)
+            states = {r.task.key: manifest.data["runs"][r.task.key].get("status") for r in todo}
+            failed = [key for key, state in states.items() if state == "failed"]
+            left = [key for key, state in states.items() if state in ("stopped", "pending")]
+            status = "failed" if failed else "budget-spent" if left else "finished"
         finally:
             progress.close()
             ex.close()  # before the manifest says "interrupted": no run is still going
@@ -211,39 +261,86 @@ def _execute(plan: Plan, ex, executor: str, workers: int | None, quiet: bool,
     return manifest.data
 
 
-def _schedule(todo: list[PlannedRun], ex, manifest: Manifest, progress, limit: int, retries: int,
-              return_files: bool, quiet: bool) -> None:
-    """Keep ``limit`` runs going until every run of ``todo`` ended; a run whose
-    outcome asks for a retry goes first in the queue again, resuming from its
-    checkpoint, until its attempts are spent."""
+def _stamp(t: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
+
+
+def _schedule(units: list[list[PlannedRun]], ex, manifest: Manifest, progress, limit: int, retries: int,
+              return_files: bool, quiet: bool, deadline: float | None = None) -> None:
+    """Keep ``limit`` units (a run, or a seed batch) going until every run ended; a
+    unit whose outcome asks for a retry goes first in the queue again, resuming
+    from its checkpoints, until its attempts are spent (a batch is retried whole).
+    Once ``deadline`` (a time.time()) has passed, no unit starts (the running ones
+    stop themselves: their tasks carry the deadline)."""
     from collections import deque
     from dataclasses import replace
 
-    queue = deque(replace(r.task, resume=r.state == "resume", quiet=quiet or not ex.inline,
-                          return_files=return_files) for r in todo)
+    def submitted(unit: list[PlannedRun]) -> RunTask | SeedBatchTask:
+        tasks = tuple(replace(r.task, resume=r.state == "resume", quiet=quiet or not ex.inline,
+                              return_files=return_files, deadline=deadline) for r in unit)
+        return tasks[0] if len(tasks) == 1 else SeedBatchTask(tasks)
+
+    def runs_of(task: RunTask | SeedBatchTask) -> tuple[RunTask, ...]:
+        return task.runs if isinstance(task, SeedBatchTask) else (task,)
+
+    queue = deque(submitted(u) for u in units)
     running = 0
     while queue or running:
+        if queue and deadline is not None and time.time() >= deadline:
+            for task in queue:
+                for run in runs_of(task):
+                    manifest.set_run(run.key, status="pending", note="not started: the time budget was spent")
+            queue.clear()
+            manifest.write()
         while queue and running < limit:
             task = queue.popleft()
             ex.submit(task)
             running += 1
-            manifest.start_attempt(task.key, resumed=task.resume)
+            for run in runs_of(task):
+                manifest.start_attempt(run.key, resumed=run.resume)
             manifest.write()
-            progress.started(task)
+            for run in runs_of(task):
+                progress.started(run)
         for task, outcome in ex.wait(1.0):
             running -= 1
             again = bool(outcome.get("retry")) and task.attempt <= retries
-            manifest.end_attempt(task.key, outcome, retried=again)
+            members = member_outcomes(task, outcome)
+            for run, member in members:
+                manifest.end_attempt(run.key, member, retried=again)
             if again:
-                queue.appendleft(replace(task, resume=True, attempt=task.attempt + 1))
-                manifest.set_run(task.key, status="pending")
+                again_runs = tuple(replace(r, resume=True, attempt=r.attempt + 1) for r in runs_of(task))
+                queue.appendleft(again_runs[0] if len(again_runs) == 1 else SeedBatchTask(again_runs))
+                for run in again_runs:
+                    manifest.set_run(run.key, status="pending")
                 manifest.write()
-                progress.retried(task, outcome, retries + 1)
+                for run, member in members:
+                    progress.retried(run, member, retries + 1)
                 continue
-            _record(manifest, task, outcome)
-            progress.finished(task, outcome)
+            for run, member in members:
+                _record(manifest, run, member)
+                progress.finished(run, member)
         manifest.flush()
         progress.poll()
+
+
+def seed_units(todo: list[PlannedRun], size: int, batchable: set[str]) -> list[list[PlannedRun]]:
+    """The runs to start, in order, as units: the unfinished runs of a group in
+    ``batchable`` in lists of up to ``size`` consecutive seeds (a batch that was killed
+    is planned as the same batch again), every other run alone."""
+    units: list[list[PlannedRun]] = []
+    open_units: dict[str, list[PlannedRun]] = {}
+    for r in todo:
+        if size <= 1 or r.task.label not in batchable:
+            units.append([r])
+            continue
+        unit = open_units.get(r.task.label)
+        if unit is None or len(unit) >= size:
+            unit = open_units[r.task.label] = []
+            units.append(unit)
+        unit.append(r)
+    return units
 
 
 def _raise_failed(manifest: Manifest, failed: list[str], total: int, workers: int | None) -> None:
@@ -284,7 +381,10 @@ def _record(manifest: Manifest, task: RunTask, outcome: dict[str, Any]) -> None:
         ensure_writable_dir(task.path)
         for name in sorted(files, key=lambda n: n == "result.json"):  # result.json last
             atomic_write_text(Path(task.path) / name, files[name])
-    fields: dict[str, Any] = {"status": "finished" if outcome["status"] == "finished" else "failed",
+    status = "finished" if outcome["status"] == "finished" else "failed"
+    if outcome.get("kind") == "budget":
+        status = "stopped"  # with a checkpoint: the same command resumes it
+    fields: dict[str, Any] = {"status": status,
                               "wall_time_s": outcome.get("wall_time_s"), "error": outcome.get("error"),
                               "kind": outcome.get("kind")}
     if outcome.get("gpu") is not None:

@@ -4,8 +4,10 @@ or in a Ray task.
 A :class:`RunTask` is a small picklable description of one (group, seed) run;
 :func:`execute_task` runs it with :func:`nasbench_sd.search.run_search` and
 returns an outcome dict instead of raising, so one failed run never stops the
-others. Search data are loaded once per worker process and reused by every
-run that needs the same data set, split and limit.
+others. A :class:`SeedBatchTask` is several seeds of one group trained as one
+seed-batched supernet (``run --batch-seeds``); its outcome holds one outcome
+per run (:func:`member_outcomes`). Search data are loaded once per worker
+process and reused by every run that needs the same data set, split and limit.
 
 Outcome: ``key``, ``status`` (finished | failed | stopped), ``result``,
 ``error``, ``kind`` (why it did not finish, one of :data:`KINDS`), ``retry``
@@ -21,9 +23,12 @@ A process that only checks the data (the driver) reads them on the CPU.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,10 +65,53 @@ class RunTask:
     log: Any = None
     #: 1 for the first attempt at this run in this invocation; more after its worker died.
     attempt: int = 1
+    #: The time budget's end (a time.time()): the run stops there at its next step, with a checkpoint.
+    deadline: float | None = None
 
     @property
     def key(self) -> str:
         return f"{self.label}/seed-{self.seed}"
+
+
+@dataclass(frozen=True)
+class SeedBatchTask:
+    """Runs of one group (its seeds, in order) trained together in one process as one
+    seed-batched supernet (``--batch-seeds``); each keeps its run directory."""
+
+    runs: tuple[RunTask, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.runs[0].label}/seeds-{'-'.join(str(r.seed) for r in self.runs)}"
+
+    @property
+    def label(self) -> str:
+        return self.runs[0].label
+
+    @property
+    def path(self) -> str:
+        """The first seed's run directory (it stands for the batch where one directory is asked for)."""
+        return self.runs[0].path
+
+    @property
+    def attempt(self) -> int:
+        """The batch's attempt (its runs are started, stopped and retried together)."""
+        return self.runs[0].attempt
+
+    @property
+    def resume(self) -> bool:
+        return any(r.resume for r in self.runs)
+
+
+def member_outcomes(task: RunTask | SeedBatchTask, outcome: dict[str, Any]) -> list[tuple[RunTask, dict[str, Any]]]:
+    """(run, outcome) of every run of ``task``: a batch's outcome holds one per run
+    (``members``); a batch that never ran (its worker died) failed alike for every run."""
+    if not isinstance(task, SeedBatchTask):
+        return [(task, outcome)]
+    members = outcome.get("members")
+    if members is None:
+        return [(r, {**outcome, "key": r.key}) for r in task.runs]
+    return list(zip(task.runs, members))
 
 
 def die_with_parent() -> None:
@@ -160,13 +208,31 @@ def data_on(data: Any, device: Any) -> Any:
 
 
 #: Why a run did not finish (an outcome's ``kind``): its worker process died (set
-#: by the executor), a stop was requested (a signal), its checkpoint was refused
-#: as unsafe, the disk was full, the device ran out of memory, the device failed
-#: (CUDA error), or any other error of the run.
-KINDS = ("died", "stopped", "unsafe-checkpoint", "disk-full", "out-of-memory", "device-error", "failed")
+#: by the executor), a stop was requested (a signal), the time budget was spent
+#: (``--budget``: stopped with a checkpoint, not retried), its checkpoint was
+#: refused as unsafe, the disk was full, the device ran out of memory, the device
+#: failed (CUDA error), or any other error of the run.
+KINDS = ("died", "stopped", "budget", "unsafe-checkpoint", "disk-full", "out-of-memory", "device-error", "failed")
+#: The reason a :class:`~nasbench_sd.search.stop.StopRequest` carries when the time budget ends a run.
+BUDGET_REASON = "the time budget was spent"
 
 
-def execute_task(task: RunTask) -> dict[str, Any]:
+@contextlib.contextmanager
+def stop_at(stop: Any, deadline: float | None) -> Iterator[None]:
+    """Inside the block, ``stop`` is set at ``deadline`` (a time.time(); None: never)."""
+    if deadline is None:
+        yield
+        return
+    timer = threading.Timer(max(0.0, deadline - time.time()), stop.set, args=(BUDGET_REASON,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def execute_task(task: RunTask | SeedBatchTask) -> dict[str, Any]:
     """Run one task; never raises for a failed run (the outcome says why).
 
     A retried task (``attempt`` > 1) whose run finished in the attempt that died
@@ -176,12 +242,15 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     from nasbench_sd.search.rundir import RunDir
     from nasbench_sd.search.stop import StopRequest, stop_on_signals
 
+    if isinstance(task, SeedBatchTask):
+        return execute_seed_batch(task)
+
     set_threads(task.threads)
     t0 = time.time()
     outcome: dict[str, Any] = {"key": task.key, "status": "failed", "result": None, "error": None}
     stop = StopRequest()
     try:
-        with stop_on_signals(stop):
+        with stop_on_signals(stop), stop_at(stop, task.deadline):
             if task.attempt > 1 and RunDir(task.path).is_finished():
                 outcome.update(status="finished", result=RunDir(task.path).result())
             else:
@@ -190,7 +259,7 @@ def execute_task(task: RunTask) -> dict[str, Any]:
                                     quiet=task.quiet, data=data, log=task.log, stop=stop)
                 outcome.update(status="finished", result=result)
     except Exception as e:  # noqa: BLE001 - reported per run; the experiment goes on
-        outcome.update(_failure(e, task))
+        outcome.update(_failure(e, task, stop))
         if stop.signum is not None:
             outcome["signal"] = int(stop.signum)
     outcome["wall_time_s"] = round(time.time() - t0, 3)
@@ -202,8 +271,9 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     return outcome
 
 
-def _failure(e: Exception, task: RunTask) -> dict[str, Any]:
-    """The outcome fields of a run that raised ``e``: its kind, message, and whether to retry."""
+def _failure(e: Exception, task: RunTask, stop: Any = None) -> dict[str, Any]:
+    """The outcome fields of a run that raised ``e``: its kind, message, and whether to retry
+    (``stop``: the run's stop request; a stop by the time budget is not retried)."""
     import torch
 
     from nasbench_sd.errors import (
@@ -215,6 +285,8 @@ def _failure(e: Exception, task: RunTask) -> dict[str, Any]:
         UserError,
     )
 
+    if isinstance(e, Stopped) and stop is not None and stop.reason == BUDGET_REASON:
+        return {"status": "stopped", "kind": "budget", "retry": False, "error": f"{BUDGET_REASON}: {e}"}
     kinds = ((Stopped, "stopped"), (UnsafeCheckpointError, "unsafe-checkpoint"), (DiskFullError, "disk-full"),
              (OutOfMemoryRunError, "out-of-memory"), (UserError, "failed"), (RunError, "failed"))
     for cls, kind in kinds:
@@ -240,3 +312,56 @@ def is_device_error(e: BaseException) -> bool:
         return True
     text = str(e)
     return isinstance(e, RuntimeError) and any(s in text for s in ("CUDA error", "CUBLAS_STATUS", "cuDNN error"))
+
+
+def execute_seed_batch(task: SeedBatchTask) -> dict[str, Any]:
+    """Run the seeds of ``task`` as one batch (:func:`nasbench_sd.search.run_seed_batch`).
+
+    The outcome holds one outcome per run (``members``), as :func:`execute_task`
+    makes them, and the batch's ``status``, ``kind`` and ``retry`` (a batch fails,
+    stops and is retried as a whole). A retried batch reports the seeds that
+    finished in the attempt that died and trains the others."""
+    from nasbench_sd.search import run_seed_batch
+    from nasbench_sd.search.rundir import RunDir
+    from nasbench_sd.search.stop import StopRequest, stop_on_signals
+
+    first = task.runs[0]
+    set_threads(first.threads)
+    t0 = time.time()
+    members: list[dict[str, Any]] = [{"key": r.key, "status": "failed", "result": None, "error": None}
+                                     for r in task.runs]
+    outcome: dict[str, Any] = {"key": task.key, "status": "failed", "members": members}
+    stop = StopRequest()
+    try:
+        with stop_on_signals(stop), stop_at(stop, first.deadline):
+            todo = []
+            for m, r in zip(members, task.runs):
+                if r.attempt > 1 and RunDir(r.path).is_finished():
+                    m.update(status="finished", result=RunDir(r.path).result())
+                else:
+                    todo.append((m, r))
+            if todo:
+                runs = [r for _, r in todo]
+                data = search_data(first.config, first.data_root, first.download)
+                results = run_seed_batch([r.config for r in runs], [r.path for r in runs],
+                                         data_root=first.data_root, resume=any(r.resume for r in runs),
+                                         quiet=first.quiet, data=data, logs=[r.log for r in runs], stop=stop)
+                for (m, _), result in zip(todo, results):
+                    m.update(status="finished", result=result)
+        outcome["status"] = "finished"
+    except Exception as e:  # noqa: BLE001 - reported per run; the experiment goes on
+        failure = _failure(e, first, stop)
+        if stop.signum is not None:
+            failure["signal"] = int(stop.signum)
+        outcome.update(failure)
+        for m in members:
+            if m["status"] != "finished":
+                m.update(failure)
+    for m, r in zip(members, task.runs):
+        m["wall_time_s"] = round(time.time() - t0, 3)
+        if _PINNED_GPU is not None:
+            m["gpu"] = _PINNED_GPU
+        if r.return_files:
+            m["files"] = {name: (Path(r.path) / name).read_text()
+                          for name in SMALL_FILES if (Path(r.path) / name).is_file()}
+    return outcome

@@ -41,6 +41,21 @@ Most methods are DARTS-like: subclass :class:`ArchParamMethod`, which creates
 the 6x5 ``alpha`` (init 1e-3 * randn, NB201 reference), its Adam optimiser,
 argmax genotype, and implements weight and arch steps around two hooks,
 :meth:`ArchParamMethod.edge_weights` and :meth:`ArchParamMethod.loss`.
+
+Seed batching (``--batch-seeds``, :mod:`nasbench_sd.seedbatch`): a method whose
+``seed_batching`` is ``None`` can be built for S seeds at once
+(``MethodClass(config, seeds=(s0, s1, ...))``) and is then driven by the
+seed-batched loop (:mod:`nasbench_sd.search.batched`) with the same calls as
+above, where every per-seed tensor has a leading seed dimension of size S:
+the batch (``x_train`` ``[S, B, 3, H, W]``), the edge weights (``[S, 6, 5]``),
+the logits (``[S, B, classes]``), the losses and step statistics (``[S]``:
+one value per seed, summed before ``backward``) and the architecture
+parameters. ``ctx.seed_batch`` is S (``None`` in a plain run). Each seed keeps
+its own generators and per-sample state, drawn and updated exactly as in its
+own run. Per seed the loop reads :meth:`SearchMethod.seed_state_dict` (what
+the seed's own run would checkpoint) and :meth:`SearchMethod.seed_view`
+(genotype, op probabilities). Any other method says why not in
+``seed_batching`` (its protocol card shows it); its seeds then run separately.
 """
 
 from __future__ import annotations
@@ -54,6 +69,7 @@ import torch
 import torch.nn.functional as F
 
 from nasbench_sd.cells import NUM_EDGES, NUM_OPS, Cell
+from nasbench_sd.seedbatch import clip_grad_norm_per_seed, load_seed_optimizer_state, seed_optimizer_state
 from nasbench_sd.seeding import derive_seed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,6 +113,9 @@ class SearchContext:
     #: Draws come only from the generator the method passes (which it owns and saves in
     #: ``state_dict``); see :mod:`nasbench_sd.data.extra` for sampling and augmentation.
     batches: BatchSource | None = None
+    #: S when the loop trains S seeds as one seed-batched supernet (every per-seed tensor has a
+    #: leading dimension of size S; see the module docstring), None in a plain run.
+    seed_batch: int | None = None
 
     @property
     def epochs(self) -> int:
@@ -147,6 +166,10 @@ class SearchMethod(abc.ABC):
         changes; value = paper section or reference-code file and setting.
     ``deviations``
         Each known deviation from the published protocol, with its reason.
+    ``seed_batching``
+        ``None`` when S seeds of the method can train as one seed-batched
+        supernet (module docstring); else the reason why not (the card
+        shows it, and ``--batch-seeds`` runs the method's seeds separately).
     """
 
     name: ClassVar[str] = ""
@@ -162,10 +185,45 @@ class SearchMethod(abc.ABC):
     contract_overrides: ClassVar[dict[str, Any]] = {}
     sources: ClassVar[dict[str, str]] = {}
     deviations: ClassVar[tuple[str, ...]] = ()
+    seed_batching: ClassVar[str | None] = ("not declared by the method (a method declares seed_batching = None "
+                                           "once its steps work on a leading seed dimension)")
 
-    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
         self.config = config if config is not None else self.Config()
-        self.seed = int(seed)
+        #: the seeds of a seed-batched instance (None: a plain run of ``seed``)
+        self.seeds = None if seeds is None else tuple(int(x) for x in seeds)
+        self.seed = int(seed) if self.seeds is None else self.seeds[0]
+
+    # -- seed batching (see the module docstring) -----------------------------------------
+    @classmethod
+    def seed_batching_refusal(cls, config: MethodConfig) -> str | None:
+        """Why S seeds of this method with ``config`` cannot train as one batch (None: they can).
+        Defaults to ``seed_batching``; a method overrides it when a setting decides."""
+        return cls.seed_batching
+
+    def per_seed(self, make) -> torch.Tensor:
+        """``make(seed)`` in a plain run; in a seed-batched one the results of every seed,
+        stacked along a new leading dimension (each seed's tensor made as its own run makes it)."""
+        if self.seeds is None:
+            return make(self.seed)
+        return torch.stack([make(s) for s in self.seeds])
+
+    def seed_state_dict(self, index: int) -> dict[str, Any]:
+        """Seed-batched: the :meth:`state_dict` of seed ``self.seeds[index]``'s own run
+        at this point (its checkpoint holds it, so that it reads as an ordinary run's)."""
+        raise NotImplementedError(f"{self.name} does not batch seeds")
+
+    def load_seed_state_dict(self, index: int, state: dict[str, Any]) -> None:
+        """Seed-batched: restore a :meth:`state_dict` of seed ``self.seeds[index]``
+        (called after :meth:`setup`)."""
+        raise NotImplementedError(f"{self.name} does not batch seeds")
+
+    def seed_view(self, index: int) -> SearchMethod:
+        """Seed-batched: a plain instance for seed ``self.seeds[index]`` holding that seed's
+        state, to read it (``genotype``, ``op_probabilities``); it is never set up or stepped."""
+        view = type(self)(self.config, self.seeds[index])
+        view.load_state_dict(self.seed_state_dict(index))
+        return view
 
     # -- presets ------------------------------------------------------------------
     @classmethod
@@ -260,8 +318,9 @@ class SearchMethod(abc.ABC):
 
 def accuracy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Top-1 accuracy in % as a detached 0-dim float64 tensor on the logits' device
-    (not read: equal to ``float(mean) * 100.0`` on the host, bit for bit)."""
-    return (logits.detach().argmax(1) == target).float().mean().to(torch.float64) * 100.0
+    (not read: equal to ``float(mean) * 100.0`` on the host, bit for bit); one per seed
+    (``[S]``) for seed-batched logits ``[S, B, classes]``."""
+    return (logits.detach().argmax(-1) == target).float().mean(-1).to(torch.float64) * 100.0
 
 
 class ArchParamMethod(SearchMethod):
@@ -277,10 +336,14 @@ class ArchParamMethod(SearchMethod):
     :meth:`arch_first` returns ``True`` takes the two in the other order.
     """
 
-    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
-        super().__init__(config, seed)
-        init = torch.Generator().manual_seed(derive_seed(self.seed, "alpha-init"))
-        self.alpha = (1e-3 * torch.randn(NUM_EDGES, NUM_OPS, generator=init)).requires_grad_(True)
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
+        super().__init__(config, seed, seeds)
+
+        def init(s: int) -> torch.Tensor:
+            g = torch.Generator().manual_seed(derive_seed(s, "alpha-init"))
+            return 1e-3 * torch.randn(NUM_EDGES, NUM_OPS, generator=g)
+
+        self.alpha = self.per_seed(init).requires_grad_(True)
         self.a_optimizer: torch.optim.Optimizer | None = None
 
     # -- extension points ----------------------------------------------------------
@@ -297,7 +360,7 @@ class ArchParamMethod(SearchMethod):
 
         Must have no side effects: besides :meth:`objective` it is called by
         second-order methods on virtual weights (DARTS-V2)."""
-        return F.cross_entropy(logits, target)
+        return cross_entropy(logits, target)
 
     def objective(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
                   ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
@@ -332,9 +395,8 @@ class ArchParamMethod(SearchMethod):
         """SGD step of the supernet weights on the train batch (grad-clipped)."""
         ctx.w_optimizer.zero_grad(set_to_none=True)
         loss, logits, extra = self.objective(batch.x_train, batch.y_train, batch.idx_train, "train", ctx)
-        loss.backward()
-        if ctx.search.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(ctx.network.parameters(), ctx.search.grad_clip)
+        loss.sum().backward()  # the sum of the seeds' losses (one loss in a plain run)
+        clip_weight_gradients(ctx)
         ctx.w_optimizer.step()
         return {"train_loss": loss.detach(), "train_acc": accuracy(logits, batch.y_train), **extra}
 
@@ -343,7 +405,7 @@ class ArchParamMethod(SearchMethod):
         assert self.a_optimizer is not None, "setup() was not called"
         self.a_optimizer.zero_grad(set_to_none=True)
         loss, logits, extra = self.objective(batch.x_valid, batch.y_valid, batch.idx_valid, "valid", ctx)
-        loss.backward()
+        loss.sum().backward()
         self.a_optimizer.step()
         return {"valid_loss": loss.detach(), "valid_acc": accuracy(logits, batch.y_valid), **extra}
 
@@ -380,3 +442,35 @@ class ArchParamMethod(SearchMethod):
                 p.copy_(saved.to(p.device))
         if state.get("a_optimizer") is not None and self.a_optimizer is not None:
             self.a_optimizer.load_state_dict(state["a_optimizer"])
+
+    def seed_state_dict(self, index: int) -> dict[str, Any]:
+        return {
+            "arch": [p.detach()[index].cpu().clone() for p in self.arch_parameters()],
+            "a_optimizer": None if self.a_optimizer is None else seed_optimizer_state(self.a_optimizer, index),
+        }
+
+    def load_seed_state_dict(self, index: int, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            for p, saved in zip(self.arch_parameters(), state["arch"], strict=True):
+                p[index].copy_(saved.to(p.device))
+        if state.get("a_optimizer") is not None and self.a_optimizer is not None:
+            load_seed_optimizer_state(self.a_optimizer, index, state["a_optimizer"])
+
+
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean cross-entropy of a batch (``F.cross_entropy``); for seed-batched logits
+    ``[S, B, classes]`` the S per-seed means ``[S]``."""
+    if logits.dim() == 2:
+        return F.cross_entropy(logits, target)
+    per_sample = F.cross_entropy(logits.flatten(0, -2), target.flatten(), reduction="none")
+    return per_sample.view(target.shape).mean(-1)
+
+
+def clip_weight_gradients(ctx: SearchContext) -> None:
+    """Clip the supernet weights' gradients to ``ctx.search.grad_clip`` (global 2-norm; off at 0),
+    per seed in a seed-batched run."""
+    if ctx.search.grad_clip > 0:
+        if ctx.seed_batch is None:
+            torch.nn.utils.clip_grad_norm_(ctx.network.parameters(), ctx.search.grad_clip)
+        else:
+            clip_grad_norm_per_seed(ctx.network.parameters(), ctx.search.grad_clip)

@@ -52,8 +52,9 @@ class BetaDartsConfig(MethodConfig):
 
 
 def beta_decay_loss(alpha: torch.Tensor) -> torch.Tensor:
-    """``L_beta``: the mean over edges (rows) of ``logsumexp`` over ops (architect.py::mlc_loss)."""
-    return torch.logsumexp(alpha, dim=-1).mean()
+    """``L_beta``: the mean over edges (rows) of ``logsumexp`` over ops (architect.py::mlc_loss);
+    one per seed (``[S]``) for a seed-batched alpha ``[S, 6, 5]``."""
+    return torch.logsumexp(alpha, dim=-1).mean(-1)
 
 
 def lam_at(epoch: int, lam_max: float, lam_epochs: int) -> float:
@@ -100,8 +101,8 @@ class BetaDarts(DartsV1):
         "recalled from the paper, not confirmed.",
     )
 
-    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
-        super().__init__(config, seed)
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
+        super().__init__(config, seed, seeds)
         self.lam = 0.0
 
     @classmethod
@@ -149,3 +150,10 @@ class BetaDarts(DartsV1):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.lam = float(state["lam"])
+
+    def seed_state_dict(self, index: int) -> dict[str, Any]:
+        return {**super().seed_state_dict(index), "lam": self.lam}
+
+    def load_seed_state_dict(self, index: int, state: dict[str, Any]) -> None:
+        super().load_seed_state_dict(index, state)
+        self.lam = float(state["lam"])  # the same for every seed: a function of the epoch

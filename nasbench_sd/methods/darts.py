@@ -35,6 +35,7 @@ class DartsV1(ArchParamMethod):
     description = "DARTS, first order: alternate SGD weight steps and Adam alpha steps"
     paper = "Liu, Simonyan, Yang. DARTS: Differentiable Architecture Search. ICLR 2019"
     Config = DartsV1Config
+    seed_batching = None  # the base class's steps work on a leading seed dimension (and so its subclasses')
     deviations = (
         "Gradient clipping covers the supernet weights only; the reference clips model.parameters(), "
         "which also holds alpha's (discarded) gradient of the weight loss, so only the clipping factor "
@@ -56,7 +57,7 @@ class DartsV2Config(MethodConfig):
 
 def finite_difference_hvp(grad_at: Callable[[list[torch.Tensor]], list[torch.Tensor]],
                           w: Sequence[torch.Tensor], v: Sequence[torch.Tensor],
-                          epsilon: float = 0.01) -> list[torch.Tensor]:
+                          epsilon: float = 0.01, per_seed: bool = False) -> list[torch.Tensor]:
     """Mixed second derivative ``(d^2 L / d alpha d w) v`` by central differences.
 
     ``grad_at(values)`` returns grad_alpha L at weights ``values``;
@@ -64,13 +65,22 @@ def finite_difference_hvp(grad_at: Callable[[list[torch.Tensor]], list[torch.Ten
     ``(grad_at(w + R v) - grad_at(w - R v)) / (2 R)`` (DARTS, Eq. 8). ``w`` is
     never modified. A zero ``v`` gives a zero product; that case is decided on
     the device (``torch.where``), so the function never reads the device.
+    ``per_seed=True``: every tensor has a leading seed dimension and each seed
+    takes its own ``R`` from the norm of its own slices of ``v``.
     """
-    norm = torch.sqrt(sum((t.detach() * t.detach()).sum() for t in v))
+    if per_seed:
+        norm = torch.sqrt(sum((t.detach() * t.detach()).flatten(1).sum(1) for t in v))  # [S]
+    else:
+        norm = torch.sqrt(sum((t.detach() * t.detach()).sum() for t in v))
     zero = norm == 0.0  # decided on the device: no host read (the two passes then differ by nothing)
     r = epsilon / torch.where(zero, torch.ones_like(norm), norm)
-    plus = grad_at([p.detach() + r * d for p, d in zip(w, v)])
-    minus = grad_at([p.detach() - r * d for p, d in zip(w, v)])
-    return [torch.where(zero, torch.zeros_like(a), (a - b) / (2 * r)) for a, b in zip(plus, minus)]
+
+    def lead(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:  # [S] broadcast over a seed-batched tensor
+        return x.view(-1, *([1] * (like.dim() - 1))) if per_seed else x
+
+    plus = grad_at([p.detach() + lead(r, d) * d for p, d in zip(w, v)])
+    minus = grad_at([p.detach() - lead(r, d) * d for p, d in zip(w, v)])
+    return [torch.where(lead(zero, a), torch.zeros_like(a), (a - b) / (2 * lead(r, a))) for a, b in zip(plus, minus)]
 
 
 class DartsV2(DartsV1):
@@ -87,6 +97,8 @@ class DartsV2(DartsV1):
     3. ``hvp`` = central finite difference of grad_alpha L_train around w along v
        (:func:`finite_difference_hvp`, R = 0.01 / ||v||);
     4. ``alpha.grad = dalpha - lr * hvp``; Adam step.
+
+    Seed-batched, every seed's R comes from the norm of its own ``v``.
 
     All forward passes of steps 1-3 go through :func:`torch.func.functional_call`
     with copies of the network's buffers, so the network's parameters, gradients
@@ -149,7 +161,7 @@ class DartsV2(DartsV1):
             return functional_call(net, state, (x, weights.to(x.device), active))
 
         def grads(loss: torch.Tensor, wrt: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-            gs = torch.autograd.grad(loss, list(wrt), allow_unused=True)
+            gs = torch.autograd.grad(loss.sum(), list(wrt), allow_unused=True)  # seed-batched: per-seed losses
             return [torch.zeros_like(t) if g is None else g for t, g in zip(wrt, gs)]
 
         # 1. virtual SGD step w' (momentum buffer and weight decay as the optimiser has them)
@@ -177,6 +189,6 @@ class DartsV2(DartsV1):
             loss = self.loss(run(values, batch.x_train), batch.y_train, batch.idx_train, "train", ctx)
             return grads(loss, arch)
 
-        hvp = finite_difference_hvp(arch_grad_at, params, v, self.config.fd_epsilon)
+        hvp = finite_difference_hvp(arch_grad_at, params, v, self.config.fd_epsilon, ctx.seed_batch is not None)
         out = [(da - lr * h).detach() for da, h in zip(d_alpha, hvp)]
         return out, {"valid_loss": valid_loss.detach(), "valid_acc": accuracy(logits, batch.y_valid)}

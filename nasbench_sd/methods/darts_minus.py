@@ -99,8 +99,8 @@ class DartsMinus(DartsV1):
         "in the dense supernet; partial channels are refused.",
     )
 
-    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
-        super().__init__(config, seed)
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
+        super().__init__(config, seed, seeds)
         self.beta = float(self.config.beta0)
 
     @classmethod
@@ -132,7 +132,7 @@ class DartsMinus(DartsV1):
         if self.beta == 0.0:
             return weights, None
         aux = torch.zeros_like(weights)
-        aux[:, SKIP] = self.beta
+        aux[..., SKIP] = self.beta  # [..., 6, 5]: also seed-batched weights
         return weights + aux, None
 
     def state_dict(self) -> dict[str, Any]:
@@ -143,3 +143,10 @@ class DartsMinus(DartsV1):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.beta = float(state["beta"])
+
+    def seed_state_dict(self, index: int) -> dict[str, Any]:
+        return {**super().seed_state_dict(index), "beta": self.beta}
+
+    def load_seed_state_dict(self, index: int, state: dict[str, Any]) -> None:
+        super().load_seed_state_dict(index, state)
+        self.beta = float(state["beta"])  # the same for every seed: a function of the epoch

@@ -90,6 +90,7 @@ class DrNAS(ArchParamMethod):
     control_note = ("distribution = softmax: softmax(alpha) mixing (first-order DARTS) in DrNAS's order (arch "
                     "first), with its regulariser (alpha's weight decay reg_scale in l2 mode) and DrNAS-code "
                     "protocol")
+    seed_batching = None
     sources: ClassVar[dict[str, str]] = {
         "distribution": "DrNAS repo, 201-space/train_search.py, --method dirichlet (ELU(alpha)+1 concentration)",
         "reg_type": "DrNAS repo, 201-space/train_search.py, --reg_type l2",
@@ -104,9 +105,11 @@ class DrNAS(ArchParamMethod):
         *DRNAS_FAMILY_DEVIATIONS,
     )
 
-    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
-        super().__init__(config, seed)
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
+        super().__init__(config, seed, seeds)
         self.generator = owned_generator(derive_seed(self.seed, "dirichlet"))
+        #: seed-batched: each seed's own generator (``generator`` is then the first seed's)
+        self.generators = [owned_generator(derive_seed(s, "dirichlet")) for s in self.seeds or ()]
 
     @classmethod
     def preset_search_overrides(cls, preset: str) -> dict[str, Any]:
@@ -120,6 +123,7 @@ class DrNAS(ArchParamMethod):
         super().setup(ctx)
         if ctx.device.type != self.generator.device.type:
             self.generator = owned_generator(derive_seed(self.seed, "dirichlet"), ctx.device)
+            self.generators = [owned_generator(derive_seed(s, "dirichlet"), ctx.device) for s in self.seeds or ()]
         decay = self.config.reg_scale if self.config.reg_type == "l2" else 0.0  # DrNAS architect.py
         for group in self.a_optimizer.param_groups:
             group["weight_decay"] = decay
@@ -134,7 +138,9 @@ class DrNAS(ArchParamMethod):
         c = self.concentration()
         if not training:
             return c / c.sum(-1, keepdim=True), None
-        return dirichlet_rsample(c, self.generator), None
+        if self.seeds is None:
+            return dirichlet_rsample(c, self.generator), None
+        return torch.stack([dirichlet_rsample(c[i], g) for i, g in enumerate(self.generators)]), None
 
     def objective(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
                   ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
@@ -156,3 +162,17 @@ class DrNAS(ArchParamMethod):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.generator.set_state(state["dirichlet_rng"])
+
+    def seed_state_dict(self, index: int) -> dict[str, Any]:
+        return {**super().seed_state_dict(index), "dirichlet_rng": self.generators[index].get_state()}
+
+    def load_seed_state_dict(self, index: int, state: dict[str, Any]) -> None:
+        super().load_seed_state_dict(index, state)
+        self.generators[index].set_state(state["dirichlet_rng"])
+
+    def seed_view(self, index: int) -> DrNAS:
+        """A plain instance with seed ``index``'s architecture (not its generator, which may
+        live on the GPU: a view never draws)."""
+        view = DrNAS(self.config, self.seeds[index])
+        ArchParamMethod.load_state_dict(view, self.seed_state_dict(index))
+        return view

@@ -21,6 +21,7 @@ from nasbench_sd.errors import UserError
 from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext, accuracy
 from nasbench_sd.methods.drnas_protocol import DRNAS_FAMILY_SOURCES, drnas_family_overrides
 from nasbench_sd.methods.sampling import categorical_sample, gumbel_noise
+from nasbench_sd.seedbatch import SINGLE_PATH
 from nasbench_sd.seeding import derive_seed
 
 LEVELS = ("single", "bilevel")
@@ -103,6 +104,7 @@ class DSNAS(ArchParamMethod):
         **{k: f"guess (the DSNAS NB201 protocol is unpublished): as SNAS/DrNAS, {v}"
            for k, v in DRNAS_FAMILY_SOURCES.items()},
     }
+    seed_batching = SINGLE_PATH
     deviations: ClassVar[tuple[str, ...]] = (
         "no public NB201 code: the published row is the DrNAS authors' unreleased re-implementation, whose "
         "level (single or bilevel) and settings are unknown; the paper preset guesses the DrNAS code's "

@@ -19,6 +19,7 @@ from nasbench_sd.methods.base import MethodConfig, SearchContext
 from nasbench_sd.methods.gumbel_base import GumbelTemperatureMethod
 from nasbench_sd.methods.sampling import gumbel_noise, linear_anneal
 from nasbench_sd.runtime import host_read
+from nasbench_sd.seedbatch import SINGLE_PATH
 
 #: Draws before giving up when the Gumbel sample keeps producing inf/NaN.
 MAX_RESAMPLES = 100
@@ -72,6 +73,7 @@ class GDAS(GumbelTemperatureMethod):
     )
     #: Training forward passes per :meth:`step` (the weight step's and the arch step's).
     samples_per_step: int = 2
+    seed_batching = SINGLE_PATH
 
     def __init__(self, config: MethodConfig | None = None, seed: int = 0):
         super().__init__(config, seed)

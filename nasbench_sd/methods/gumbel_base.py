@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import torch
 
 from nasbench_sd.methods.base import ArchParamMethod, MethodConfig, SearchContext
+from nasbench_sd.methods.sampling import gumbel_noise
 from nasbench_sd.seeding import derive_seed
 
 
@@ -19,10 +20,19 @@ class GumbelTemperatureMethod(ArchParamMethod):
 
     gumbel_stream: ClassVar[str] = "gumbel"
 
-    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
-        super().__init__(config, seed)
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
+        super().__init__(config, seed, seeds)
         self.gumbel_generator = torch.Generator().manual_seed(derive_seed(self.seed, self.gumbel_stream))
+        #: seed-batched: each seed's own generator (``gumbel_generator`` is then the first seed's)
+        self.gumbel_generators = [torch.Generator().manual_seed(derive_seed(s, self.gumbel_stream))
+                                  for s in self.seeds or ()]
         self.tau = float(self.config.tau_max)
+
+    def gumbel_like_alpha(self) -> torch.Tensor:
+        """Gumbel noise of alpha's shape on the CPU, each seed's from its own generator."""
+        if self.seeds is None:
+            return gumbel_noise(self.alpha.shape, self.gumbel_generator)
+        return torch.stack([gumbel_noise(self.alpha.shape[1:], g) for g in self.gumbel_generators])
 
     def tau_at(self, epoch: int, epochs: int) -> float:
         """The temperature of (0-based) ``epoch`` of ``epochs``."""
@@ -42,3 +52,12 @@ class GumbelTemperatureMethod(ArchParamMethod):
         super().load_state_dict(state)
         self.gumbel_generator.set_state(state["gumbel_rng"])
         self.tau = float(state["tau"])
+
+    def seed_state_dict(self, index: int) -> dict[str, Any]:
+        return {**super().seed_state_dict(index), "gumbel_rng": self.gumbel_generators[index].get_state(),
+                "tau": self.tau}
+
+    def load_seed_state_dict(self, index: int, state: dict[str, Any]) -> None:
+        super().load_seed_state_dict(index, state)
+        self.gumbel_generators[index].set_state(state["gumbel_rng"])
+        self.tau = float(state["tau"])  # the same for every seed: a function of the epoch

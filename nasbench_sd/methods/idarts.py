@@ -181,6 +181,9 @@ class IDarts(ArchParamMethod):
         "w_lr": "miaozhang0525/iDARTS NAS_Bench201_codes/configs/nas-benchmark/algos/DARTS.config: LR 0.01 "
                 "(cosine to eta_min 0.001 with the xautodl scheduler, as the notebook's log shows)",
     }
+    seed_batching = ("not ported yet: its inner weight steps and Hessian terms draw extra train batches from "
+                     "the method's generator through ctx.batches and take norms over the whole weight vector "
+                     "(R = r / ||v||), which need per-seed batch draws and norms throughout")
     deviations: ClassVar[tuple[str, ...]] = (
         "The presets run the notebook (mode=notebook), whose weights are trained only by the finite-difference "
         "residual; runs made before this choice (results/proxy, results/cpu) ran mode=paper with T=1, and their "

@@ -66,10 +66,10 @@ class PCDartsConfig(MethodConfig):
 
 
 def normalize_betas(betas: torch.Tensor) -> torch.Tensor:
-    """[6] edge weights: softmax of ``betas`` over the edges entering each node."""
+    """[6] edge weights: softmax of ``betas`` over the edges entering each node ([S, 6] for seed-batched betas)."""
     # slices (the ids of a node are consecutive), not a list index: that would copy an index tensor to the
     # device, a blocking copy that waits for the GPU, on every call
-    return torch.cat([F.softmax(betas[ids[0]:ids[-1] + 1], dim=-1) for ids in NODE_EDGES])
+    return torch.cat([F.softmax(betas[..., ids[0]:ids[-1] + 1], dim=-1) for ids in NODE_EDGES], dim=-1)
 
 
 class PCDarts(ArchParamMethod):
@@ -93,6 +93,7 @@ class PCDarts(ArchParamMethod):
     control_note = ("all channels, no edge normalisation: first-order DARTS with the same arch warm-up "
                     "(arch_warmup epochs of weight steps only) and protocol")
     contract_overrides = {"arch_warmup": 0}
+    seed_batching = None
     sources = {
         "partial_channels": "PC-DARTS paper Sec. 4.2 (CIFAR-10: K = 4)",
         "edge_normalization": "PC-DARTS paper Sec. 3.3; on in all its CIFAR-10 searches",
@@ -126,10 +127,13 @@ class PCDarts(ArchParamMethod):
         stats.update(valid_loss=loss.detach(), valid_acc=accuracy(logits, batch.y_valid))
         return stats
 
-    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
-        super().__init__(config, seed)
-        init = torch.Generator().manual_seed(derive_seed(self.seed, "beta-init"))
-        self.betas = (1e-3 * torch.randn(NUM_EDGES, generator=init)).requires_grad_(True)
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
+        super().__init__(config, seed, seeds)
+
+        def init(s: int) -> torch.Tensor:
+            return 1e-3 * torch.randn(NUM_EDGES, generator=torch.Generator().manual_seed(derive_seed(s, "beta-init")))
+
+        self.betas = self.per_seed(init).requires_grad_(True)
 
     def supernet_options(self) -> dict[str, int]:
         return {"partial_channels": self.config.partial_channels}

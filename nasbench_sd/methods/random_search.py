@@ -35,6 +35,7 @@ class RandomSearch(SearchMethod):
     deviations: ClassVar[tuple[str, ...]] = ()
     Config = RandomSearchConfig
     trains_supernet = False
+    seed_batching = "it trains no supernet (each seed is one random draw, no steps)"
     deviations = (
         "A single uniformly random cell per seed (chance level), not the weight-sharing random search "
         "with a trained supernet (RSPS) of Li & Talwalkar; the shared settings are unused.",

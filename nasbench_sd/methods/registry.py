@@ -100,6 +100,14 @@ def get_method(name: str) -> type[SearchMethod]:
     return _loaded[name]
 
 
-def create_method(name: str, config=None, seed: int = 0) -> SearchMethod:
-    """An instance of method ``name`` (default config when ``config`` is None)."""
-    return get_method(name)(config, seed)
+def create_method(name: str, config=None, seed: int = 0, seeds: tuple[int, ...] | None = None) -> SearchMethod:
+    """An instance of method ``name`` (default config when ``config`` is None) for run ``seed``,
+    or seed-batched for ``seeds`` (refused with the method's reason when it cannot batch)."""
+    cls = get_method(name)
+    if seeds is None:
+        return cls(config, seed)
+    config = config if config is not None else cls.Config()
+    reason = cls.seed_batching_refusal(config)
+    if reason is not None:
+        raise UserError(f"{name} cannot batch seeds: {reason}")
+    return cls(config, seeds=tuple(seeds))

@@ -22,6 +22,7 @@ from nasbench_sd.errors import UserError
 from nasbench_sd.methods.base import MethodConfig, SearchContext, SearchMethod, accuracy
 from nasbench_sd.ranking import kendall_tau_b
 from nasbench_sd.runtime import host_read
+from nasbench_sd.seedbatch import SINGLE_PATH
 from nasbench_sd.seeding import derive_seed
 
 #: Paper-preset values and where they come from (also in the config comments).
@@ -117,6 +118,7 @@ class RSPS(SearchMethod):
     Config = RSPSConfig
     has_arch_parameters = False
     sources: ClassVar[dict[str, str]] = SOURCES
+    seed_batching = SINGLE_PATH
     deviations: ClassVar[tuple[str, ...]] = (
         "The result is the cell selected after the last epoch; the reference selects once more after training "
         "(a fresh draw of candidates on the same network: the same procedure, other random numbers).",

@@ -80,13 +80,13 @@ def dirichlet_rsample(concentration: torch.Tensor, generator: torch.Generator) -
 def dirichlet_kl_to_uniform(concentration: torch.Tensor) -> torch.Tensor:
     """``sum over rows of KL(Dir(c) || Dir(1, ..., 1))`` in closed form:
     ``lnG(C) - sum_k lnG(c_k) - lnG(K) + sum_k (c_k - 1)(psi(c_k) - psi(C))``, ``C = sum_k c_k``.
-    0 (with zero gradient) at ``c = 1``."""
+    0 (with zero gradient) at ``c = 1``. One sum per seed (``[S]``) for seed-batched ``[S, 6, 5]``."""
     c = concentration
     total = c.sum(-1)
     k = c.new_full((), float(c.shape[-1]))  # filled on the device: no blocking host-to-GPU copy
     kl = (torch.lgamma(total) - torch.lgamma(c).sum(-1) - torch.lgamma(k)
           + ((c - 1) * (torch.digamma(c) - torch.digamma(total).unsqueeze(-1))).sum(-1))
-    return kl.sum()
+    return kl.sum(-1)
 
 
 def owned_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:

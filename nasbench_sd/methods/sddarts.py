@@ -90,7 +90,8 @@ def distillation_kl(logits: torch.Tensor, teacher_probs: torch.Tensor, mask: tor
                     direction: str = "student-teacher", temperature: float = 1.0,
                     reduction: str = "mean") -> torch.Tensor:
     """Mean (``reduction="mean"``) or sum (``"sum"``, Eq. 2) over the masked samples of
-    the KL term, times T^2 (0 if none is masked).
+    the KL term, times T^2 (0 if none is masked); for seed-batched logits ``[S, B, C]``
+    (and teachers, mask) one value per seed ``[S]``.
 
     Student ``f_S = softmax(logits / T)``; teacher ``f_T = softmax(log(p_T) / T)``
     (``p_T`` renormalised, sharpened or softened like the student).
@@ -109,10 +110,10 @@ def distillation_kl(logits: torch.Tensor, teacher_probs: torch.Tensor, mask: tor
         raise UserError(f"unknown kl_direction {direction!r} (choose from {', '.join(KL_DIRECTIONS)})")
     m = mask.to(per_sample.dtype)
     if reduction == "sum":
-        return (per_sample * m).sum() * (t * t)
+        return (per_sample * m).sum(-1) * (t * t)
     if reduction != "mean":
         raise UserError(f"unknown kd_reduction {reduction!r} (choose from {', '.join(KD_REDUCTIONS)})")
-    return (per_sample * m).sum() / m.sum().clamp_min(1.0) * (t * t)
+    return (per_sample * m).sum(-1) / m.sum(-1).clamp_min(1.0) * (t * t)  # one per seed for [S, B] samples
 
 
 class SDDarts(DartsV1):
@@ -191,30 +192,60 @@ class SDDarts(DartsV1):
         """``order=arch-first`` (Algorithm 1): the arch step before the weight step."""
         return self.config.order == "arch-first"
 
-    def __init__(self, config: MethodConfig | None = None, seed: int = 0):
-        super().__init__(config, seed)
+    def __init__(self, config: MethodConfig | None = None, seed: int = 0, seeds: tuple[int, ...] | None = None):
+        super().__init__(config, seed, seeds)
         self.teachers: TeacherStore | None = None
+        #: seed-batched: one store per seed (``teachers`` stays None)
+        self.seed_teachers: list[TeacherStore] = []
+
+    @classmethod
+    def seed_batching_refusal(cls, config: MethodConfig) -> str | None:
+        if config.teacher == "snapshot":
+            return ("with teacher=snapshot: its teachers are frozen copies of one seed's network (the cache "
+                    "teacher, the default, and the ema teacher batch)")
+        return None
 
     def setup(self, ctx: SearchContext) -> None:
         super().setup(ctx)
         c = self.config
-        self.teachers = make_teacher_store(c.teacher, K=c.K, ema_decay=c.ema_decay, ctx=ctx)
+        if self.seeds is None:
+            self.teachers = make_teacher_store(c.teacher, K=c.K, ema_decay=c.ema_decay, ctx=ctx)
+        else:
+            self.seed_teachers = [make_teacher_store(c.teacher, K=c.K, ema_decay=c.ema_decay, ctx=ctx)
+                                  for _ in self.seeds]
+
+    def _stores(self) -> list[TeacherStore]:
+        assert self.teachers is not None or self.seed_teachers, "setup() was not called"
+        return [self.teachers] if self.teachers is not None else self.seed_teachers
+
+    def _teacher(self, half: str, indices: torch.Tensor, x: torch.Tensor,
+                 ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's teacher probabilities and mask (each seed's from its own store)."""
+        if self.teachers is not None:
+            return self.teachers.teacher(half, indices, x, ctx)
+        pairs = [t.teacher(half, indices[i], x[i], ctx) for i, t in enumerate(self.seed_teachers)]
+        return torch.stack([p for p, _ in pairs]), torch.stack([m for _, m in pairs])
 
     def objective(self, x: torch.Tensor, target: torch.Tensor, indices: torch.Tensor, half: str,
                   ctx: SearchContext) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        assert self.teachers is not None, "setup() was not called"
+        self._stores()  # asserts setup() was called
         c = self.config
         logits = self.forward(x, ctx)
         ce = self.loss(logits, target, indices, half, ctx)
         loss, stats = ce, {f"{half}_loss": ce.detach()}
         if ctx.epoch >= c.warmup:
-            teacher, mask = self.teachers.teacher(half, indices, x, ctx)
+            teacher, mask = self._teacher(half, indices, x, ctx)
             kd = distillation_kl(logits, teacher, mask, c.kl_direction, c.temperature, c.kd_reduction)
             if c.lam > 0:
                 loss = ce + c.lam * kd
-            per_sample = kd if c.kd_reduction == "mean" else kd / mask.sum().clamp_min(1)
+            per_sample = kd if c.kd_reduction == "mean" else kd / mask.sum(-1).clamp_min(1)
             stats[f"kd_{half}"] = per_sample.detach()
-        self.teachers.record(half, indices, F.softmax(logits.detach(), dim=-1), ctx.epoch)
+        probs = F.softmax(logits.detach(), dim=-1)
+        if self.teachers is not None:
+            self.teachers.record(half, indices, probs, ctx.epoch)
+        else:
+            for i, store in enumerate(self.seed_teachers):
+                store.record(half, indices[i], probs[i], ctx.epoch)
         return loss, logits, stats
 
     def step(self, batch, ctx: SearchContext) -> dict[str, Any]:
@@ -228,8 +259,8 @@ class SDDarts(DartsV1):
         return super().step(batch, ctx)
 
     def on_epoch_end(self, ctx: SearchContext) -> None:
-        assert self.teachers is not None, "setup() was not called"
-        self.teachers.end_epoch(ctx.epoch, self, ctx)
+        for store in self._stores():
+            store.end_epoch(ctx.epoch, self, ctx)
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
@@ -240,3 +271,13 @@ class SDDarts(DartsV1):
         super().load_state_dict(state)
         if self.teachers is not None and state.get("teachers") is not None:
             self.teachers.load_state_dict(state["teachers"])
+
+    def seed_state_dict(self, index: int) -> dict[str, Any]:
+        state = super().seed_state_dict(index)
+        state["teachers"] = self.seed_teachers[index].state_dict() if self.seed_teachers else None
+        return state
+
+    def load_seed_state_dict(self, index: int, state: dict[str, Any]) -> None:
+        super().load_seed_state_dict(index, state)
+        if self.seed_teachers and state.get("teachers") is not None:
+            self.seed_teachers[index].load_state_dict(state["teachers"])

@@ -27,7 +27,7 @@ from nasbench_sd.methods.drnas_protocol import (
     drnas_family_overrides,
 )
 from nasbench_sd.methods.gumbel_base import GumbelTemperatureMethod
-from nasbench_sd.methods.sampling import gumbel_noise, linear_anneal
+from nasbench_sd.methods.sampling import linear_anneal
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class SNAS(GumbelTemperatureMethod):
     control = {"noise": False, "tau_max": 1.0, "tau_min": 1.0}
     control_note = ("no Gumbel noise, tau = 1: softmax(alpha) mixing (first-order DARTS) in SNAS's own order "
                     "(arch first) and DrNAS-code protocol (weight decay, Nesterov, split, epochs)")
+    seed_batching = None
     sources: ClassVar[dict[str, str]] = {
         "tau_max": "DrNAS repo, 201-space/train_search.py, --tau_max 10",
         "tau_min": "DrNAS repo, 201-space/train_search.py, --tau_min 1 (tau -= 9/epochs after each epoch)",
@@ -96,6 +97,6 @@ class SNAS(GumbelTemperatureMethod):
     def edge_weights(self, training: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         logits = self.alpha
         if training and self.config.noise:
-            noise = gumbel_noise(self.alpha.shape, self.gumbel_generator)
+            noise = self.gumbel_like_alpha()
             logits = logits + noise.to(self.alpha.device, non_blocking=True)  # no wait for the GPU
         return F.softmax(logits / self.tau, dim=-1), None

@@ -1,6 +1,8 @@
 """The search loop, its run directory and checkpoints; called, one search.
 
-``run_search(run_config, out_dir)`` runs or resumes one (method, seed) search.
+``run_search(run_config, out_dir)`` runs or resumes one (method, seed) search;
+``run_seed_batch(run_configs, out_dirs)`` runs several seeds of one method as
+one seed-batched supernet (:mod:`nasbench_sd.search.batched`).
 
 This package is also the API's ``nasbench_sd.search``: calling it,
 ``nasbench_sd.search("sd-darts", preset="cpu", seed=0, epochs=2)``, runs
@@ -18,9 +20,10 @@ from typing import Any
 
 from nasbench_sd import SearchPackage
 
-_LAZY = {"run_search": "nasbench_sd.search.loop", "cosine_lr": "nasbench_sd.search.schedule"}
+_LAZY = {"run_search": "nasbench_sd.search.loop", "run_seed_batch": "nasbench_sd.search.batched",
+         "cosine_lr": "nasbench_sd.search.schedule"}
 
-__all__ = ["cosine_lr", "run_search"]
+__all__ = ["cosine_lr", "run_search", "run_seed_batch"]
 
 
 def __getattr__(name: str) -> Any:

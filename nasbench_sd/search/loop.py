@@ -106,7 +106,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
         net = SuperNet(s.channels, s.cells_per_stage, data.num_classes, **method.supernet_options()).to(device)
     w_opt = torch.optim.SGD(net.parameters(), lr=s.w_lr, momentum=s.w_momentum, nesterov=s.w_nesterov,
                             weight_decay=s.w_weight_decay)
-    loader = SearchLoader(data, s.batch_size, cfg.seed, device)
+    loader = SearchLoader(data, s.batch_size, cfg.seed, device, drop_last=s.drop_last)
     network = torch.compile(net) if s.compile else net  # `net` keeps the plain state_dict keys
     ctx = SearchContext(network=network, w_optimizer=w_opt, device=device, search=s, steps_per_epoch=len(loader),
                         num_classes=data.num_classes, num_train_keys=int(data.train_index.max()) + 1,

@@ -138,6 +138,20 @@ class RunDir:
             "move the directory aside to start afresh"
         )
 
+    def load_previous_checkpoint(self) -> dict[str, Any] | None:
+        """checkpoint.prev.pt (the state one checkpoint before the newest), loaded
+        weights-only as :meth:`load_checkpoint` loads it (an unsafe file is refused),
+        or None if it is missing or unreadable. A seed-batched run uses it to line up
+        seeds that a kill left one checkpoint apart (:mod:`nasbench_sd.search.batched`)."""
+        p = self.path / PREVIOUS
+        try:
+            state = load_weights_only(unframe(p.read_bytes()), p)
+        except UnsafeCheckpointError:
+            raise
+        except Exception:  # noqa: BLE001 - missing or corrupt: no previous checkpoint to use
+            return None
+        return state if isinstance(state, dict) and "epoch" in state else None
+
     # -- metrics and result -------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
         """Append one record (a torn last line from a crash or a full disk is dropped on reading and resume)."""

@@ -35,6 +35,7 @@ from nasbench_sd.methods.base import MethodConfig, SearchContext, SearchMethod
 from nasbench_sd.methods.registry import get_method, list_methods
 from nasbench_sd.search.schedule import cosine_lr
 from nasbench_sd.seeding import derive_seed
+from nasbench_sd.testing.seedbatch import check_seed_batching
 
 MethodLike = str | type[SearchMethod]
 STEP_KEYS = ("train_loss", "train_acc", "valid_loss", "valid_acc")
@@ -538,6 +539,7 @@ def check_own_term(method: MethodLike) -> str | None:
 CONTRACT_CHECKS: list[Callable[[MethodLike], str | None]] = [
     check_config, check_step_stats, check_edge_weights, check_arch_gradients, check_genotype_valid,
     check_state_roundtrip, check_checkpoint_safe, check_midepoch_resume, check_deterministic, check_own_term,
+    check_seed_batching,
 ]
 
 
