@@ -40,13 +40,13 @@ import shutil
 import sys
 import tarfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
 from nasbench_sd.errors import RunError, UserError  # noqa: E402
+from nasbench_sd.experiments.manifest import now  # noqa: E402
 
 PART_BYTES = 15 * 2**20
 PACK = "runs.tar.gz"
@@ -77,10 +77,6 @@ def next_methods(root: Path, methods: list[str], seeds: list[int]) -> list[str]:
         (begun if any((d / "checkpoint.pt").is_file() and not (d / "result.json").is_file() for d in dirs)
          else fresh).append(m)
     return begun + fresh
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def device_name(device: str) -> str:

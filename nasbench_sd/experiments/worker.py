@@ -262,6 +262,11 @@ def execute_task(task: RunTask | SeedBatchTask) -> dict[str, Any]:
         outcome.update(_failure(e, task, stop))
         if stop.signum is not None:
             outcome["signal"] = int(stop.signum)
+    return _with_run_facts(outcome, task, t0)
+
+
+def _with_run_facts(outcome: dict[str, Any], task: RunTask, t0: float) -> dict[str, Any]:
+    """``outcome`` plus its wall time since ``t0``, the pinned GPU and (``return_files``) the run's small files."""
     outcome["wall_time_s"] = round(time.time() - t0, 3)
     if _PINNED_GPU is not None:
         outcome["gpu"] = _PINNED_GPU
@@ -358,10 +363,5 @@ def execute_seed_batch(task: SeedBatchTask) -> dict[str, Any]:
             if m["status"] != "finished":
                 m.update(failure)
     for m, r in zip(members, task.runs):
-        m["wall_time_s"] = round(time.time() - t0, 3)
-        if _PINNED_GPU is not None:
-            m["gpu"] = _PINNED_GPU
-        if r.return_files:
-            m["files"] = {name: (Path(r.path) / name).read_text()
-                          for name in SMALL_FILES if (Path(r.path) / name).is_file()}
+        _with_run_facts(m, r, t0)
     return outcome
