@@ -23,6 +23,8 @@ from typing import Any
 from nasbench_sd.errors import UserError
 
 PRESETS = ("paper", "cpu", "proxy", "arena")
+#: ``compile_mode`` values: torch.compile's modes, and ``eager`` (its ``backend="eager"``).
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "eager")
 
 
 def _check(ok: bool, message: str) -> None:
@@ -68,6 +70,10 @@ class SearchConfig:
     # speed (meant for CUDA; both are recorded with the config of every result)
     amp: str = "off"  # off | bf16: autocast the search steps to bfloat16
     compile: bool = False  # torch.compile the supernet
+    # torch.compile's mode when compile is on: default | reduce-overhead (CUDA graphs; needs drop_last=true
+    # for one graph per epoch) | max-autotune | eager (TorchDynamo's tracing only: checks for graph breaks, no
+    # speed-up). A field added after `compile`: saved configurations without it ran torch.compile's default
+    compile_mode: str = "default"
     # lookup
     # per-epoch lookups use the bundled NB201 v1_1 table (offline); re-query a final
     # cell with the official APIs via `nasbench-sd query --benchmark nb201|nats`
@@ -90,6 +96,8 @@ class SearchConfig:
         _check(self.hessian_every >= 0 and self.hessian_samples >= 1,
                "hessian_every must be >= 0 and hessian_samples >= 1")
         _check(self.amp in ("off", "bf16"), f"unknown amp mode {self.amp!r} (off, bf16)")
+        _check(self.compile_mode in COMPILE_MODES,
+               f"unknown compile_mode {self.compile_mode!r} ({', '.join(COMPILE_MODES)})")
         _check(self.benchmark == "table", f"unknown search-time benchmark {self.benchmark!r} (only 'table'; "
                "re-query final cells with `nasbench-sd query --benchmark nb201|nats`)")
 
@@ -126,6 +134,7 @@ SEARCH_SOURCES: dict[str, str] = {
     "hessian_samples": "diagnostic; our choice (one search batch)",
     "amp": "speed option of this toolkit (off: float32, as the references)",
     "compile": "speed option of this toolkit (off)",
+    "compile_mode": "speed option of this toolkit (torch.compile's default mode; used only with compile=true)",
     "benchmark": "this toolkit: the bundled NB201 v1_1 table at hp=200 (SD-DARTS Table 4 protocol)",
 }
 

@@ -19,6 +19,7 @@ def older(cfg: dict) -> dict:
     """``cfg`` as code that predates the ``compile`` search field and SD-DARTS's ``order`` field saved it."""
     out = json.loads(json.dumps(cfg))
     del out["search"]["compile"]
+    del out["search"]["compile_mode"]
     del out["method_config"]["order"]
     return out
 

@@ -46,6 +46,7 @@ from nasbench_sd.io import directory_lock, ensure_writable_dir, fault_point
 from nasbench_sd.loggers import LogSpec, RunLogger, open_logger
 from nasbench_sd.methods import SearchContext, SearchMethod, get_method
 from nasbench_sd.provenance import code_revision
+from nasbench_sd.search.compiled import compiled, step_begin
 from nasbench_sd.search.loop import _OUT_OF_MEMORY, _check_finite, _epoch_record, _never
 from nasbench_sd.search.progress import Progress
 from nasbench_sd.search.rundir import RunDir
@@ -231,7 +232,7 @@ def _search_batch(cfgs: Sequence[RunConfig], method: SearchMethod, runs: list[Ru
     w_opt = torch.optim.SGD(net.parameters(), lr=s.w_lr, momentum=s.w_momentum, nesterov=s.w_nesterov,
                             weight_decay=s.w_weight_decay)
     loaders = [SearchLoader(data, s.batch_size, cfg.seed, device, drop_last=s.drop_last) for cfg in cfgs]
-    network = torch.compile(net) if s.compile else net
+    network = compiled(net, s)  # `net` keeps the plain state_dict keys
     ctx = SearchContext(network=network, w_optimizer=w_opt, device=device, search=s,
                         steps_per_epoch=len(loaders[0]), num_classes=data.num_classes,
                         num_train_keys=int(data.train_index.max()) + 1,
@@ -281,6 +282,7 @@ def _search_batch(cfgs: Sequence[RunConfig], method: SearchMethod, runs: list[Ru
         for batch in _stacked(loaders):
             ctx.step = batch.step
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp == "bf16"):
+                step_begin(s)
                 stats = method.step(batch, ctx)
             acc.add(stats, int(batch.y_train.shape[1]), batch.step, method.arch_parameters())
             steps_done += 1

@@ -34,6 +34,7 @@ from nasbench_sd.io import directory_lock, ensure_writable_dir, fault_point
 from nasbench_sd.loggers import LogSpec, RunLogger, open_logger
 from nasbench_sd.methods import SearchContext, SearchMethod, create_method
 from nasbench_sd.provenance import code_revision
+from nasbench_sd.search.compiled import compiled, step_begin
 from nasbench_sd.search.hessian import top_hessian_eigenvalue
 from nasbench_sd.search.progress import Progress
 from nasbench_sd.search.rundir import RunDir
@@ -107,7 +108,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
     w_opt = torch.optim.SGD(net.parameters(), lr=s.w_lr, momentum=s.w_momentum, nesterov=s.w_nesterov,
                             weight_decay=s.w_weight_decay)
     loader = SearchLoader(data, s.batch_size, cfg.seed, device, drop_last=s.drop_last)
-    network = torch.compile(net) if s.compile else net  # `net` keeps the plain state_dict keys
+    network = compiled(net, s)  # `net` keeps the plain state_dict keys
     ctx = SearchContext(network=network, w_optimizer=w_opt, device=device, search=s, steps_per_epoch=len(loader),
                         num_classes=data.num_classes, num_train_keys=int(data.train_index.max()) + 1,
                         num_valid_keys=int(data.valid_index.max()) + 1, batches=loader.extra_batches())
@@ -141,6 +142,7 @@ def _search(cfg: RunConfig, method: SearchMethod, run: RunDir, has_checkpoint: b
         for batch in loader:  # no host read of the device in here: statistics stay where they are computed
             ctx.step = batch.step
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp == "bf16"):
+                step_begin(s)
                 stats = method.step(batch, ctx)
             acc.add(stats, int(batch.y_train.shape[0]), batch.step, method.arch_parameters())
             steps_done += 1
