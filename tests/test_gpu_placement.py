@@ -65,6 +65,11 @@ def test_each_pool_worker_takes_its_own_gpu(tmp_path):
     ex = PoolExecutor(2, "cuda", gpus=["3", "5"])
     try:
         assert ex.gpu_slots == ["3", "5"]
+        # both workers up first: else the first one up may take every run before the other starts
+        deadline = time.time() + 180
+        while ex.ready_workers() < 2 and time.time() < deadline:
+            ex.wait(0.5)
+        assert ex.ready_workers() == 2
         # random search touches no GPU; each run reports the GPU its worker is pinned to
         assert _gpus_of_runs(ex, _random_tasks(tmp_path, 4)) == {"3", "5"}
         assert len(ex.worker_pids()) == 2

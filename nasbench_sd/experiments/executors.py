@@ -203,6 +203,10 @@ class PoolExecutor:
         """Process ids of the workers now (for tests and benchmarks that kill them)."""
         return [s.process.pid for s in self._slots]
 
+    def ready_workers(self) -> int:
+        """How many workers have said they are up (they are up once :meth:`wait` has read it)."""
+        return sum(s.ready for s in self._slots)
+
     def submit(self, task: RunTask) -> None:
         self._queue.append(task)
         self._dispatch()
