@@ -167,13 +167,23 @@ def test_the_headline_pair_batches():
 #: part, observed); for SNAS the mechanism was not isolated.
 #: float64 (check_seed_batching in test_contract) holds every method to 1e-9 over two epochs.
 FLOAT32_STEPS = {"darts-v2": 1, "drnas": 5, "snas": 5}
+#: float32 after 20 steps: equal to 1e-3 (what an AVX2 machine, fc-v1147, gave for every method), or, where
+#: the toy search itself amplifies float32 rounding that much, no further from the run alone than 30 x what
+#: 2 threads instead of 1 change in the run alone (largest relative difference of a state tensor). Measured on
+#: an AVX512 machine (fc-v1272): darts-v1's seed 1 ends 0.17 off either way (batched, or alone with 2
+#: threads: 1x), beta-darts's seed 2 0.0098 against 0.0012 (8x); with every seed batched on seed 0's data
+#: order (a planted batching bug) each method's seeds end 390x to 13,000x off. float64 is where the batching
+#: is held exact (1e-9).
+FLOAT32_TOL = dict(rtol=1e-3, atol=1e-3)
+FLOAT32_FLOOR_FACTOR = 30.0
 
 
 @pytest.mark.parametrize("method", BATCHING)
 def test_batched_seeds_equal_separate_runs_in_float32_after_20_steps(method):
     steps = FLOAT32_STEPS.get(method, 20)
     epochs, n = (4, 80) if steps == 20 else (1, 16 * steps)  # batches of 16: n / 16 steps per epoch
-    compare_seed_batch(method, torch.float32, epochs=epochs, n=n, tol=dict(rtol=1e-3, atol=1e-3), records=False)
+    compare_seed_batch(method, torch.float32, epochs=epochs, n=n, tol=FLOAT32_TOL, records=False,
+                       floor_factor=FLOAT32_FLOOR_FACTOR)
 
 
 @pytest.mark.parametrize("method", NOT_BATCHING)

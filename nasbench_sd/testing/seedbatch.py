@@ -11,7 +11,8 @@ supernet on a fixed batch (to 1e-9), the same cell, the same epoch records and
 data position, and that its result.json records the batch. A method that does
 not batch gets a note saying why (its ``seed_batching``): its seeds run
 separately. :func:`compare_seed_batch` is the comparison itself, for other
-precisions and lengths (the float32 test runs 20 steps).
+precisions and lengths (the float32 test runs 20 steps, and may measure float32's own
+rounding drift on the machine to compare against: ``floor_factor``).
 """
 
 from __future__ import annotations
@@ -115,14 +116,21 @@ def _assert_close(a: Any, b: Any, tol: dict[str, float], where: str) -> None:
 def compare_seed_batch(name: str, dtype: torch.dtype = torch.float64, epochs: int = 2, n: int = 48,
                        seeds: tuple[int, ...] = (0, 1, 2), tol: dict[str, float] | None = None,
                        contract: bool = True, records: bool = True, data=None,
-                       sizes: dict[str, str] | None = None) -> None:
+                       sizes: dict[str, str] | None = None, floor_factor: float | None = None) -> None:
     """Run ``seeds`` of method ``name`` separately and as one batch (toy ``cpu`` preset,
     ``epochs`` epochs of ``n`` samples per half in batches of 16, ``dtype``, one CPU
     thread) and assert that each seed ends alike (see the module docstring). With
     ``records=False`` the epoch records (rounded to 6 decimals) are not compared
     (float32: a rounding boundary may fall between two close values). ``data`` (search
     data) and ``sizes`` (``--set`` values; default :data:`TOY_SETS`, ``{}`` = the ``cpu``
-    preset's own) replace the toy problem."""
+    preset's own) replace the toy problem.
+
+    ``floor_factor`` (float32): a seed that is not equal to ``tol`` still passes if its
+    batched run differs from its run alone by at most ``floor_factor`` times what
+    running it alone with 2 threads instead of 1 changes (the largest relative
+    difference ``|a - b| / |b|`` over the state's float tensors): on some CPUs and
+    seeds the toy search amplifies float32 rounding (another summation order) that
+    much, and batching may not be held to less than float32 itself allows."""
     from nasbench_sd.search import run_search, run_seed_batch
     from nasbench_sd.search.rundir import RunDir
 
@@ -140,11 +148,16 @@ def compare_seed_batch(name: str, dtype: torch.dtype = torch.float64, epochs: in
                 a, b = RunDir(root / f"batched-{cfg.seed}"), RunDir(root / f"alone-{cfg.seed}")
                 sa, sb = a.load_checkpoint(), b.load_checkpoint()
                 where = f"{name} seed {cfg.seed} ({dtype}) batched vs alone"
-                for key in ("epoch", "network", "w_optimizer", "method", "loader"):
-                    _assert_close(sa[key], sb[key], tol, f"{where}: {key}")
-                _assert_close(_op_probs(cfg, sa), _op_probs(cfg, sb), tol, f"{where}: op probabilities")
-                _assert_close(_final_loss(cfg, sa, data), _final_loss(cfg, sb, data), tol, f"{where}: loss")
-                assert result["cell"] == alone["cell"], f"{where}: cells {result['cell']} vs {alone['cell']}"
+                try:
+                    for key in ("epoch", "network", "w_optimizer", "method", "loader"):
+                        _assert_close(sa[key], sb[key], tol, f"{where}: {key}")
+                    _assert_close(_op_probs(cfg, sa), _op_probs(cfg, sb), tol, f"{where}: op probabilities")
+                    _assert_close(_final_loss(cfg, sa, data), _final_loss(cfg, sb, data), tol, f"{where}: loss")
+                    assert result["cell"] == alone["cell"], f"{where}: cells {result['cell']} vs {alone['cell']}"
+                except AssertionError as unequal:
+                    if floor_factor is None:
+                        raise
+                    _within_rounding_floor(cfg, sa, sb, root, data, floor_factor, f"{where}: {unequal}")
                 if records:
                     strip = [[{k: v for k, v in r.items() if k != "epoch_seconds"} for r in d.metrics()]
                              for d in (a, b)]
@@ -153,6 +166,47 @@ def compare_seed_batch(name: str, dtype: torch.dtype = torch.float64, epochs: in
                 assert "seed_batch" not in alone["provenance"]
     finally:
         torch.set_num_threads(before)
+
+
+def _largest_relative_difference(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """max over the float tensors of the network, optimiser and method states of ``|a - b| / |b|`` (2-norms)."""
+    worst = 0.0
+    for x, y in zip(_float_tensors({k: a[k] for k in ("network", "w_optimizer", "method")}),
+                    _float_tensors({k: b[k] for k in ("network", "w_optimizer", "method")})):
+        worst = max(worst, float((x - y).norm() / y.norm().clamp_min(1e-12)))
+    return worst
+
+
+def _float_tensors(state: Any) -> Iterator[torch.Tensor]:
+    if isinstance(state, torch.Tensor):
+        if state.is_floating_point():
+            yield state.double()
+    elif isinstance(state, dict):
+        for k in sorted(state, key=str):
+            yield from _float_tensors(state[k])
+    elif isinstance(state, (list, tuple)):
+        for x in state:
+            yield from _float_tensors(x)
+
+
+def _within_rounding_floor(cfg, batched: dict[str, Any], alone: dict[str, Any], root: Path, data,
+                           factor: float, unequal: str) -> None:
+    """The seed's batched run is as close to its run alone as the run alone with 2 threads is."""
+    from nasbench_sd.search import run_search
+    from nasbench_sd.search.rundir import RunDir
+
+    torch.set_num_threads(2)
+    try:
+        run_search(cfg, root / f"alone-2-threads-{cfg.seed}", data=data, quiet=True)
+    finally:
+        torch.set_num_threads(1)
+    other = RunDir(root / f"alone-2-threads-{cfg.seed}").load_checkpoint()
+    batch_diff = _largest_relative_difference(batched, alone)
+    floor = _largest_relative_difference(other, alone)
+    assert batch_diff <= factor * floor, (
+        f"{unequal}; the batched run differs from the run alone by {batch_diff:.3g} (largest relative difference "
+        f"of a state tensor), more than {factor:g} x the {floor:.3g} by which 2 threads instead of 1 move the "
+        "run alone")
 
 
 def check_seed_batching(method) -> str | None:
