@@ -77,3 +77,23 @@ def test_the_provisional_arena_preset_is_the_sweeps_candidate_and_resolves_for_e
         cfg = build_run_config(m, "arena", 0)
         assert cfg.search.epochs == arena_sweep.method_epochs(m, ARENA.epochs)
         assert cfg.search.cells_per_stage == 3 and cfg.search.a_lr == 1e-2
+
+
+def test_time_records_a_search_and_the_report_judges_criterion_3_by_it(tmp_path, cifar10_format):
+    out = tmp_path / "sweep"
+    common = ["--out", str(out), "--smoke", "--seeds", "1"]
+    assert sweep("run", "--data-root", str(cifar10_format), "--methods", "darts-v1", *common).returncode == 0
+    timed = sweep("time", "--data-root", str(cifar10_format), *common)
+    assert timed.returncode == 0, timed.stderr
+    entries = json.loads((out / "smoke" / "timing.json").read_text())
+    run = json.loads((out / "smoke" / "darts-v1" / "seed-0" / "result.json").read_text())
+    (entry,) = entries
+    assert entry["cell"] == run["cell"] and entry["seed"] == 0 and entry["wall_time_s"] > 0  # the same search again
+    assert entry["machine"].startswith("cpu") and len(entry["load_average_1min"]) == 2
+    # criterion 3 follows the timed search, not the sweep's runs: a slow timed search fails it
+    entry["wall_time_s"] = 11 * 60.0
+    (out / "smoke" / "timing.json").write_text(json.dumps([entry]))
+    report = tmp_path / "arena_sweep.md"
+    assert sweep("report", "--report-to", str(report), *common).returncode == 0
+    text = report.read_text()
+    assert "darts-v1 search 11.0 min (timed alone)" in text and "seed 0 11.0 min on cpu" in text
