@@ -165,6 +165,18 @@ def timed(folder: Path) -> list[dict]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
+def _same_cell(group: Path, entry: dict) -> str:
+    """Whether a timed search ended in the cell of the sweep's run of its seed (on the same kind of
+    machine it must: a CPU search depends only on its configuration and the CPU's kernels)."""
+    path = group / f"seed-{entry['seed']}" / "result.json"
+    if not path.exists():
+        return ""
+    run = json.loads(path.read_text())
+    if run["cell"] == entry["cell"]:
+        return " (the cell of the sweep's run of that seed)"
+    return f" (another cell than the sweep's run of that seed, made on {machine(run)})"
+
+
 def _runs(folder: Path) -> list[tuple[dict, dict]]:
     """(result, convergence block) of every finished run of one method's group, in seed order."""
     out = []
@@ -180,7 +192,8 @@ def _runs(folder: Path) -> list[tuple[dict, dict]]:
 
 def machine(result: dict) -> str:
     prov = result.get("provenance", {})
-    return (f"{prov.get('device', '?')} ({prov.get('cpu') or prov.get('device_name', '?')}), "
+    isa = f", {prov['cpu_capability']} kernels" if prov.get("cpu_capability") else ""  # CPU results depend on it
+    return (f"{prov.get('device', '?')} ({prov.get('cpu') or prov.get('device_name', '?')}{isa}), "
             f"{prov.get('platform', '?')}, torch {prov.get('torch', '?')}")
 
 
@@ -256,7 +269,9 @@ def report(args: argparse.Namespace) -> None:
                              *(["DARTS-V1 timed by `arena_sweep.py time` (criterion 3 uses these): "
                                 + "; ".join(f"seed {e['seed']} {e['wall_time_s'] / 60:.1f} min on {e['machine']}, "
                                             f"load average {e['load_average_1min'][0]:g} before, "
-                                            f"{e['load_average_1min'][1]:g} after" for e in timing) + ".", ""]
+                                            f"{e['load_average_1min'][1]:g} after"
+                                            + _same_cell(Path(args.out) / name / "darts-v1", e) for e in timing)
+                                + ".", ""]
                                if timing else []),
                              "| method | epochs | distinct cells, last quarter (per seed) | converged | mean max p "
                              "(per seed) | skip edges (per seed) | C10 test mean | min per search (median) |",

@@ -97,3 +97,4 @@ def test_time_records_a_search_and_the_report_judges_criterion_3_by_it(tmp_path,
     assert sweep("report", "--report-to", str(report), *common).returncode == 0
     text = report.read_text()
     assert "darts-v1 search 11.0 min (timed alone)" in text and "seed 0 11.0 min on cpu" in text
+    assert "(the cell of the sweep's run of that seed)" in text
