@@ -25,10 +25,15 @@ unfinished ones resumed). Staged use (the full grid is ~9 methods x 5 seeds per 
     # 2. all dense methods on the settings that pass, cheapest first
     python benchmarks/arena_sweep.py run --data-root ../shared/data/cifar10 --out runs/arena-sweep \\
         --settings n3-768x30-lr1e-2 --workers 2
+    # 2'. or, for the setting the `arena` preset equals, run the methods as the arena experiment
+    #     itself (the same configurations under the preset's name: no run is made twice) and read
+    #     them from there: report --arena results/arena
+    nasbench-sd run --method pc-darts,sd-darts --seeds 5 --preset arena --device cpu \
+        --data-root ../shared/data/cifar10 --workers 2 --out results/arena
     # 3. criterion 3 timed on a machine doing nothing else (a search beside others is slower)
     python benchmarks/arena_sweep.py time --data-root ../shared/data/cifar10 --out runs/arena-sweep \
         --settings n3-768x30-lr1e-2
-    python benchmarks/arena_sweep.py report --out runs/arena-sweep
+    python benchmarks/arena_sweep.py report --out runs/arena-sweep --arena results/arena
 
 ``time`` reruns DARTS-V1's seed-0 search of each setting alone and appends its wall time, the
 machine and the load average before and after to ``<setting>/timing.json``; criterion 3 then
@@ -197,11 +202,16 @@ def machine(result: dict) -> str:
             f"{prov.get('platform', '?')}, torch {prov.get('torch', '?')}")
 
 
-def summarise(folder: Path, methods: tuple[str, ...]) -> dict:
-    """Per method: seeds, converged count, distinct cells per seed, skip counts, median minutes."""
+def summarise(folder: Path, methods: tuple[str, ...], arena: Path | None = None) -> dict:
+    """Per method: seeds, converged count, distinct cells per seed, skip counts, median minutes;
+    a method without runs in ``folder`` is read from the ``arena`` experiment (``--preset arena``
+    runs of the same configuration) where given."""
     out = {}
     for m in methods:
         runs = _runs(folder / m)
+        source = None
+        if not runs and arena is not None:
+            runs, source = _runs(arena / m), str(arena / m)
         if not runs:
             continue
         out[m] = {
@@ -213,8 +223,17 @@ def summarise(folder: Path, methods: tuple[str, ...]) -> dict:
             "c10": [r["benchmark"]["c10_test"] for r, _ in runs],
             "minutes": statistics.median(r["wall_time_s"] for r, _ in runs) / 60,
             "machines": sorted({machine(r) for r, _ in runs}),
+            "source": source,
         }
     return out
+
+
+def arena_folder(args: argparse.Namespace, sets: dict[str, str]) -> Path | None:
+    """``--arena`` for the setting the ``arena`` preset equals (its runs are this setting's), else None."""
+    if not args.arena:
+        return None
+    arena = SCALED["arena"]
+    return Path(args.arena) if all(type(getattr(arena, k))(v) == getattr(arena, k) for k, v in sets.items()) else None
 
 
 def verdict(s: dict, seeds: int, timing: list[dict] | None = None) -> tuple[list[str], list[str]]:
@@ -250,7 +269,7 @@ def _fmt(v) -> str:
 def report(args: argparse.Namespace) -> None:
     lines_by_setting, machines, qualifying, closest = [], set(), [], []
     for name, (sets, why) in settings(args).items():
-        s = summarise(Path(args.out) / name, DENSE)
+        s = summarise(Path(args.out) / name, DENSE, arena_folder(args, sets))
         timing = timed(Path(args.out) / name)
         failed, missing = verdict(s, args.seeds, timing)
         budget = arch_steps(sets) * float(sets["a_lr"]) / PAPER_ARCH_BUDGET
@@ -274,18 +293,19 @@ def report(args: argparse.Namespace) -> None:
                                 + ".", ""]
                                if timing else []),
                              "| method | epochs | distinct cells, last quarter (per seed) | converged | mean max p "
-                             "(per seed) | skip edges (per seed) | C10 test mean | min per search (median) |",
-                             "|---|---|---|---|---|---|---|---|"]
+                             "(per seed) | skip edges (per seed) | C10 test mean | min per search (median) | runs |",
+                             "|---|---|---|---|---|---|---|---|---|"]
         for m in DENSE:
             if m not in s:
-                lines_by_setting.append(f"| {m} | {method_epochs(m, int(sets['epochs']))} | not run | | | | | |")
+                lines_by_setting.append(f"| {m} | {method_epochs(m, int(sets['epochs']))} | not run | | | | | | |")
                 continue
             r = s[m]
             machines.update(r["machines"])
             lines_by_setting.append(
                 f"| {m} | {method_epochs(m, int(sets['epochs']))} | {' '.join(map(_fmt, r['distinct']))} | "
                 f"{r['converged']}/{len(r['seeds'])} | {' '.join(map(_fmt, r['max_p']))} | "
-                f"{' '.join(map(str, r['skip']))} | {statistics.mean(r['c10']):.2f} | {r['minutes']:.1f} |")
+                f"{' '.join(map(str, r['skip']))} | {statistics.mean(r['c10']):.2f} | {r['minutes']:.1f} |"
+                + (f" `{r['source']}` (`--preset arena`) |" if r["source"] else " this sweep's |"))
     if qualifying:
         choice = f"the cheapest setting meeting all three criteria: **{min(qualifying)[1]}**"
     elif closest:
@@ -328,6 +348,8 @@ def main() -> None:
     r.set_defaults(fn=run)
     q = sub.add_parser("report")
     q.add_argument("--report-to", default="", help="the Markdown file [benchmarks/results/arena_sweep.md]")
+    q.add_argument("--arena", default="", help="an experiment of `--preset arena` runs (e.g. results/arena): the "
+                   "methods the sweep's folder lacks for the setting the preset equals are read from it")
     q.set_defaults(fn=report)
     w = sub.add_parser("time", help="time one DARTS-V1 search of each setting on this machine")
     w.add_argument("--data-root", required=True)

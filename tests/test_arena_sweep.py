@@ -98,3 +98,34 @@ def test_time_records_a_search_and_the_report_judges_criterion_3_by_it(tmp_path,
     text = report.read_text()
     assert "darts-v1 search 11.0 min (timed alone)" in text and "seed 0 11.0 min on cpu" in text
     assert "(the cell of the sweep's run of that seed)" in text
+
+
+def test_the_arena_presets_setting_reads_the_methods_it_lacks_from_the_arena_experiment(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import arena_sweep
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    import argparse
+
+    def fake_run(folder, seed, cell):
+        folder.mkdir(parents=True)
+        block = {"distinct_cells_last_quarter": 1, "last_quarter_epochs": 8, "mean_max_op_prob": 0.5}
+        result = {"seed": seed, "cell": cell, "convergence": block, "benchmark": {"c10_test": 90.0},
+                  "wall_time_s": 60.0, "provenance": {"device": "cpu", "cpu": "test", "cpu_capability": "AVX2"}}
+        (folder / "result.json").write_text(json.dumps(result))
+
+    skips = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+    sweep_dir, arena_dir = tmp_path / "sweep" / "n3-768x30-lr1e-2", tmp_path / "arena"
+    fake_run(sweep_dir / "darts-v1" / "seed-0", 0, skips)
+    fake_run(arena_dir / "darts-v1" / "seed-0", 0, skips.replace("skip_connect~2", "none~2"))
+    fake_run(arena_dir / "snas" / "seed-0", 0, skips)
+    args = argparse.Namespace(arena=str(arena_dir))
+    sets = arena_sweep.SETTINGS["n3-768x30-lr1e-2"][0]
+    assert arena_sweep.arena_folder(args, sets) == arena_dir
+    assert arena_sweep.arena_folder(args, arena_sweep.SETTINGS["n2-1024x30-lr1e-2"][0]) is None
+    assert arena_sweep.arena_folder(argparse.Namespace(arena=""), sets) is None
+    s = arena_sweep.summarise(sweep_dir, ("darts-v1", "snas", "drnas"), arena_dir)
+    assert s["darts-v1"]["source"] is None and s["darts-v1"]["skip"] == [6]  # the sweep's own runs come first
+    assert s["snas"]["source"] == str(arena_dir / "snas") and s["snas"]["converged"] == 1
+    assert "drnas" not in s
