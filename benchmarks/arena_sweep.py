@@ -109,11 +109,15 @@ def arch_steps(sets: dict[str, str], method: str = "darts-v1") -> int:
     return -(-int(sets["train_limit"]) // batch) * method_epochs(method, int(sets["epochs"]))
 
 
-def command(name: str, sets: dict[str, str], method: str, args: argparse.Namespace) -> list[str]:
+def set_flags(sets: dict[str, str], method: str) -> list[str]:
+    """``--set`` flags of a setting for ``method`` (its own fraction of its paper's epochs)."""
     changes = {**sets, "epochs": str(method_epochs(method, int(sets["epochs"])))}
-    flags = [x for k, v in changes.items() for x in ("--set", f"{k}={v}")]
+    return [x for k, v in changes.items() for x in ("--set", f"{k}={v}")]
+
+
+def command(name: str, sets: dict[str, str], method: str, args: argparse.Namespace) -> list[str]:
     return [sys.executable, "-m", "nasbench_sd", "run", "--method", method, "--seeds", str(args.seeds),
-            "--preset", "cpu", *flags, "--device", "cpu", "--data-root", args.data_root,
+            "--preset", "cpu", *set_flags(sets, method), "--device", "cpu", "--data-root", args.data_root,
             "--out", str(Path(args.out) / name), "--workers", str(args.workers), "--threads", "1", "--quiet"]
 
 
@@ -140,10 +144,9 @@ def time_search(args: argparse.Namespace) -> None:
 
     for name, (sets, _) in settings(args).items():
         with tempfile.TemporaryDirectory() as tmp:
-            changes = {**sets, "epochs": str(method_epochs("darts-v1", int(sets["epochs"])))}
             cmd = [sys.executable, "-m", "nasbench_sd", "search", "--method", "darts-v1", "--preset", "cpu",
-                   "--seed", str(args.seed), *[x for k, v in changes.items() for x in ("--set", f"{k}={v}")],
-                   "--device", "cpu", "--threads", "1", "--data-root", args.data_root, "--out", tmp + "/run"]
+                   "--seed", str(args.seed), *set_flags(sets, "darts-v1"), "--device", "cpu",
+                   "--threads", "1", "--data-root", args.data_root, "--out", tmp + "/run"]
             before = os.getloadavg()[0]
             code = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
             if code:
