@@ -157,7 +157,7 @@ def compare_seed_batch(name: str, dtype: torch.dtype = torch.float64, epochs: in
                 except AssertionError as unequal:
                     if floor_factor is None:
                         raise
-                    _within_rounding_floor(cfg, sa, sb, root, data, floor_factor, f"{where}: {unequal}")
+                    _within_rounding_floor(cfg, sa, sb, root, data, floor_factor, str(unequal))
                 if records:
                     strip = [[{k: v for k, v in r.items() if k != "epoch_seconds"} for r in d.metrics()]
                              for d in (a, b)]
@@ -170,9 +170,9 @@ def compare_seed_batch(name: str, dtype: torch.dtype = torch.float64, epochs: in
 
 def _largest_relative_difference(a: dict[str, Any], b: dict[str, Any]) -> float:
     """max over the float tensors of the network, optimiser and method states of ``|a - b| / |b|`` (2-norms)."""
+    keys = ("network", "w_optimizer", "method")
     worst = 0.0
-    for x, y in zip(_float_tensors({k: a[k] for k in ("network", "w_optimizer", "method")}),
-                    _float_tensors({k: b[k] for k in ("network", "w_optimizer", "method")})):
+    for x, y in zip(_float_tensors({k: a[k] for k in keys}), _float_tensors({k: b[k] for k in keys})):
         worst = max(worst, float((x - y).norm() / y.norm().clamp_min(1e-12)))
     return worst
 
