@@ -33,13 +33,19 @@ unfinished ones resumed). Staged use (the full grid is ~9 methods x 5 seeds per 
     # 3. criterion 3 timed on a machine doing nothing else (a search beside others is slower)
     python benchmarks/arena_sweep.py time --data-root ../shared/data/cifar10 --out runs/arena-sweep \
         --settings n3-768x30-lr1e-2
-    python benchmarks/arena_sweep.py report --out runs/arena-sweep --arena results/arena
+    python benchmarks/arena_sweep.py report --out runs/arena-sweep --arena results/arena \\
+        --preset-runs proxy=results/proxy
 
 ``time`` reruns DARTS-V1's seed-0 search of each setting alone and appends its wall time, the
 machine and the load average before and after to ``<setting>/timing.json``; criterion 3 then
 uses the median of those entries. ``report`` writes benchmarks/results/arena_sweep.md (or
 ``--report-to``) from the run folders, naming the machines from the runs' provenance.
-``--smoke`` swaps in a seconds-long setting (tests/test_arena_sweep.py).
+``--preset-runs PRESET=DIR`` does for any scaled preset what ``--arena`` does for the arena
+(the proxy's setting reads results/proxy), keeping only runs whose configuration is the one the
+sweep gives the method (a run made before a preset fix changed its protocol is left out, and
+counted). A criterion fails as soon as the seeds still missing could not make it hold; once every
+setting has failed one, the report names the closest. ``--smoke`` swaps in a seconds-long
+setting (tests/test_arena_sweep.py).
 """
 
 from __future__ import annotations
@@ -72,8 +78,8 @@ SETTINGS: dict[str, tuple[dict[str, str], str]] = {
     "n3-512x40-lr1.5e-2": ({"cells_per_stage": "3", "train_limit": "512", "epochs": "40", "a_lr": "1.5e-2"},
                            "3 cells per stage (~half the cost per step), 320 arch steps x 1.5e-2 (0.82x)"),
     "n3-768x30-lr1e-2": ({"cells_per_stage": "3", "train_limit": "768", "epochs": "30", "a_lr": "1e-2"},
-                         "the provisional arena preset (nasbench_sd/config.py ARENA): 360 arch steps x 1e-2 "
-                         "(0.61x)"),
+                         "the arena preset (nasbench_sd/config.py ARENA), chosen by this sweep as the closest "
+                         "setting: 360 arch steps x 1e-2 (0.61x)"),
     "n3-768x30-lr2e-2": ({"cells_per_stage": "3", "train_limit": "768", "epochs": "30", "a_lr": "2e-2"},
                          "the candidate with the arch budget of the paper (1.23x)"),
     "n2-1024x30-lr1e-2": ({"cells_per_stage": "2", "train_limit": "1024", "epochs": "30", "a_lr": "1e-2"},
@@ -205,17 +211,23 @@ def machine(result: dict) -> str:
             f"{prov.get('platform', '?')}, torch {prov.get('torch', '?')}")
 
 
-def summarise(folder: Path, methods: tuple[str, ...], arena: Path | None = None) -> dict:
-    """Per method: seeds, converged count, distinct cells per seed, skip counts, median minutes;
-    a method without runs in ``folder`` is read from the ``arena`` experiment (``--preset arena``
-    runs of the same configuration) where given."""
+def summarise(folder: Path, methods: tuple[str, ...], preset_runs: tuple[str, Path] | None = None,
+              sets: dict[str, str] | None = None) -> dict:
+    """Per method: seeds, converged count, distinct cells per seed, skip counts, median minutes.
+    A method without runs in ``folder`` is read from ``preset_runs`` = (preset, experiment) where
+    given: that preset's runs whose configuration is the one this setting gives the method (``sets``);
+    a run of another configuration (a protocol changed since it ran) is left out and counted."""
     out = {}
     for m in methods:
         runs = _runs(folder / m)
-        source = None
-        if not runs and arena is not None:
-            runs, source = _runs(arena / m), str(arena / m)
-        if not runs:
+        source, other = None, 0
+        if not runs and preset_runs is not None:
+            preset, root = preset_runs
+            found = _runs(root / m)
+            runs = [(r, b) for r, b in found if sets is None or same_config(r, m, sets)]
+            other = len(found) - len(runs)
+            source = (preset, str(root / m))
+        if not runs and not other:
             continue
         out[m] = {
             "seeds": [r["seed"] for r, _ in runs],
@@ -224,34 +236,60 @@ def summarise(folder: Path, methods: tuple[str, ...], arena: Path | None = None)
             "max_p": [b.get("mean_max_op_prob") for _, b in runs],
             "skip": [Cell.from_string(r["cell"]).num_skip_connections for r, _ in runs],
             "c10": [r["benchmark"]["c10_test"] for r, _ in runs],
-            "minutes": statistics.median(r["wall_time_s"] for r, _ in runs) / 60,
+            "minutes": statistics.median(r["wall_time_s"] for r, _ in runs) / 60 if runs else None,
             "machines": sorted({machine(r) for r, _ in runs}),
             "source": source,
+            "other_config": other,
         }
     return out
 
 
-def arena_folder(args: argparse.Namespace, sets: dict[str, str]) -> Path | None:
-    """``--arena`` for the setting the ``arena`` preset equals (its runs are this setting's), else None."""
-    if not args.arena:
-        return None
-    arena = SCALED["arena"]
-    return Path(args.arena) if all(type(getattr(arena, k))(v) == getattr(arena, k) for k, v in sets.items()) else None
+def same_config(result: dict, method: str, sets: dict[str, str]) -> bool:
+    """Whether a run made under another preset has the configuration this setting gives ``method``."""
+    from nasbench_sd.presets import build_run_config, config_diff
+
+    if "config" not in result:
+        return False
+    changes = {**sets, "epochs": str(method_epochs(method, int(sets["epochs"])))}
+    mine = build_run_config(method, "cpu", int(result["seed"]), changes).to_dict()
+    return not config_diff(result["config"], mine, ignore=("device", "preset"))
+
+
+def preset_folder(args: argparse.Namespace, sets: dict[str, str]) -> tuple[str, Path] | None:
+    """(preset, experiment) given by ``--arena``/``--preset-runs`` for the preset this setting is
+    (the cpu preset with these changes equals that preset's search configuration), else None."""
+    from dataclasses import replace
+
+    given = dict(x.split("=", 1) for x in getattr(args, "preset_runs", None) or [])
+    if getattr(args, "arena", ""):
+        given.setdefault("arena", args.arena)
+    cpu = SCALED["cpu"]
+    mine = replace(cpu, **{k: type(getattr(cpu, k))(v) for k, v in sets.items()})
+    for preset, root in given.items():
+        if SCALED.get(preset) == mine:
+            return preset, Path(root)
+    return None
 
 
 def verdict(s: dict, seeds: int, timing: list[dict] | None = None) -> tuple[list[str], list[str]]:
-    """(failed criteria, criteria not yet measured) of one setting's summary; criterion 3 is the
-    median of the ``timing`` entries where there are any, else of the sweep's own runs."""
+    """(failed criteria, criteria not yet measured) of one setting's summary. A criterion fails as
+    soon as the seeds still missing could not make it hold (0 of 3 seeds converged cannot reach 4
+    of 5). Criterion 3 is the median of the ``timing`` entries where there are any, else of the
+    sweep's own runs."""
     failed, missing = [], []
+    need = MIN_CONVERGED * seeds / SEEDS
     for m in DENSE:
-        if m not in s or len(s[m]["seeds"]) < seeds:
-            missing.append(f"{m} ({len(s.get(m, {}).get('seeds', []))}/{seeds} seeds)")
-        elif s[m]["converged"] < MIN_CONVERGED * seeds / SEEDS:
-            failed.append(f"{m} converged on {s[m]['converged']}/{seeds}")
+        have = s.get(m, {}).get("seeds", [])
+        converged = s[m]["converged"] if m in s else 0
+        if converged + (seeds - len(have)) < need:
+            failed.append(f"{m} converged on {converged}/{len(have)}" + (f" (of {seeds})" if len(have) < seeds else ""))
+        elif len(have) < seeds:
+            missing.append(f"{m} ({len(have)}/{seeds} seeds)")
     v1 = s.get("darts-v1")
-    if v1 and len(v1["seeds"]) >= seeds:
+    if v1 and v1["seeds"]:
         dominated = sum(k >= SKIP_DOMINATED for k in v1["skip"])
-        if 2 * dominated <= len(v1["skip"]):
+        left = seeds - len(v1["seeds"])
+        if 2 * (dominated + left) <= max(seeds, len(v1["seeds"])):
             failed.append(f"darts-v1 skip-dominated on {dominated}/{len(v1['skip'])}")
         minutes = statistics.median(e["wall_time_s"] for e in timing) / 60 if timing else v1["minutes"]
         if minutes > MAX_MINUTES:
@@ -272,7 +310,7 @@ def _fmt(v) -> str:
 def report(args: argparse.Namespace) -> None:
     lines_by_setting, machines, qualifying, closest = [], set(), [], []
     for name, (sets, why) in settings(args).items():
-        s = summarise(Path(args.out) / name, DENSE, arena_folder(args, sets))
+        s = summarise(Path(args.out) / name, DENSE, preset_folder(args, sets), sets)
         timing = timed(Path(args.out) / name)
         failed, missing = verdict(s, args.seeds, timing)
         budget = arch_steps(sets) * float(sets["a_lr"]) / PAPER_ARCH_BUDGET
@@ -280,8 +318,9 @@ def report(args: argparse.Namespace) -> None:
                           + ([f"incomplete: {'; '.join(missing)}"] if missing else [])) or "qualifies"
         if not failed and not missing:
             qualifying.append((cost(sets), name))
-        if not missing:
-            closest.append((len(failed), cost(sets), name, failed))
+        if failed:  # decided: it cannot qualify whatever the runs still missing show
+            core = any(f.startswith("darts-v1 s") for f in failed)  # criteria 2 and 3: the arena's purpose
+            closest.append((core, len(failed), cost(sets), name, failed))
         lines_by_setting += ["", f"### {name}", "",
                              f"{why}. Changes of the cpu preset: "
                              + " ".join(f"{k}={v}" for k, v in sets.items())
@@ -299,23 +338,30 @@ def report(args: argparse.Namespace) -> None:
                              "(per seed) | skip edges (per seed) | C10 test mean | min per search (median) | runs |",
                              "|---|---|---|---|---|---|---|---|---|"]
         for m in DENSE:
-            if m not in s:
-                lines_by_setting.append(f"| {m} | {method_epochs(m, int(sets['epochs']))} | not run | | | | | | |")
+            r = s.get(m)
+            if r is None or not r["seeds"]:
+                note = (f" ({r['other_config']} runs of `--preset {r['source'][0]}` in `{r['source'][1]}` have "
+                        "another configuration)") if r else ""
+                epochs = method_epochs(m, int(sets["epochs"]))
+                lines_by_setting.append(f"| {m} | {epochs} | not run{note} | | | | | | |")
                 continue
-            r = s[m]
             machines.update(r["machines"])
             lines_by_setting.append(
                 f"| {m} | {method_epochs(m, int(sets['epochs']))} | {' '.join(map(_fmt, r['distinct']))} | "
                 f"{r['converged']}/{len(r['seeds'])} | {' '.join(map(_fmt, r['max_p']))} | "
                 f"{' '.join(map(str, r['skip']))} | {statistics.mean(r['c10']):.2f} | {r['minutes']:.1f} |"
-                + (f" `{r['source']}` (`--preset arena`) |" if r["source"] else " this sweep's |"))
+                + (f" `{r['source'][1]}` (`--preset {r['source'][0]}`" if r["source"] else " this sweep's")
+                + (f"; {r['other_config']} of another configuration left out" if r["other_config"] else "")
+                + (")" if r["source"] else "") + " |")
     if qualifying:
         choice = f"the cheapest setting meeting all three criteria: **{min(qualifying)[1]}**"
-    elif closest:
-        n, _, name, failed = min(closest)
-        choice = f"no measured setting meets all three; the closest is **{name}** (fails: {'; '.join(failed)})"
+    elif closest and len(closest) == len(settings(args)):
+        _, _, _, name, failed = min(closest)
+        choice = (f"no setting meets all three; the closest (the fewest failures among the settings on which DARTS-V1 "
+                  f"meets criteria 2 and 3, then the cheapest) is **{name}** (fails: {'; '.join(failed)})")
     else:
-        choice = "no setting is measured completely yet"
+        open_ = [n for n in settings(args) if n not in {c[3] for c in closest}]
+        choice = f"not decided yet: {', '.join(open_)} can still qualify"
     lines = [
         "# The arena preset: a sweep of CPU scales on which the searches converge",
         "",
@@ -353,6 +399,9 @@ def main() -> None:
     q.add_argument("--report-to", default="", help="the Markdown file [benchmarks/results/arena_sweep.md]")
     q.add_argument("--arena", default="", help="an experiment of `--preset arena` runs (e.g. results/arena): the "
                    "methods the sweep's folder lacks for the setting the preset equals are read from it")
+    q.add_argument("--preset-runs", action="append", default=[], metavar="PRESET=DIR",
+                   help="as --arena for any scaled preset (e.g. proxy=results/proxy); only runs whose configuration "
+                   "is the setting's are read. Repeatable.")
     q.set_defaults(fn=report)
     w = sub.add_parser("time", help="time one DARTS-V1 search of each setting on this machine")
     w.add_argument("--data-root", required=True)

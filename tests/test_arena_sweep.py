@@ -58,20 +58,16 @@ def test_an_unknown_setting_is_one_line_and_exit_2(tmp_path):
     assert r.returncode == 2 and "unknown setting" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_the_provisional_arena_preset_is_the_sweeps_candidate_and_resolves_for_every_method():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import arena_sweep
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+def test_the_arena_preset_resolves_for_every_method_at_its_own_fraction_of_its_paper_epochs():
+    arena_sweep = _sweep_module()
     from nasbench_sd.config import ARENA, PRESETS, PROXY
     from nasbench_sd.methods import list_methods
     from nasbench_sd.presets import build_run_config
 
-    assert "arena" in PRESETS and "PROVISIONAL" in (REPO / "nasbench_sd" / "config.py").read_text()
+    assert "arena" in PRESETS
     sets, why = arena_sweep.SETTINGS["n3-768x30-lr1e-2"]
     assert {k: type(getattr(ARENA, k))(v) for k, v in sets.items()} == {k: getattr(ARENA, k) for k in sets}
-    assert "provisional" in why
+    assert "arena preset" in why
     assert PROXY.cells_per_stage == 5 and PROXY.train_limit == 512  # the proxy is left as it was
     for m in list_methods():
         cfg = build_run_config(m, "arena", 0)
@@ -100,32 +96,110 @@ def test_time_records_a_search_and_the_report_judges_criterion_3_by_it(tmp_path,
     assert "(the cell of the sweep's run of that seed)" in text
 
 
-def test_the_arena_presets_setting_reads_the_methods_it_lacks_from_the_arena_experiment(tmp_path):
+def _sweep_module():
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
         import arena_sweep
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
+    return arena_sweep
+
+
+SKIPS = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+
+
+def _fake_run(folder, seed, cell, config=None, distinct=1):
+    folder.mkdir(parents=True)
+    block = {"distinct_cells_last_quarter": distinct, "last_quarter_epochs": 8, "mean_max_op_prob": 0.5}
+    result = {"seed": seed, "cell": cell, "convergence": block, "benchmark": {"c10_test": 90.0},
+              "wall_time_s": 60.0, "provenance": {"device": "cpu", "cpu": "test", "cpu_capability": "AVX2"}}
+    if config is not None:
+        result["config"] = config
+    (folder / "result.json").write_text(json.dumps(result))
+
+
+def test_the_arena_presets_setting_reads_the_methods_it_lacks_from_the_arena_experiment(tmp_path):
     import argparse
 
-    def fake_run(folder, seed, cell):
-        folder.mkdir(parents=True)
-        block = {"distinct_cells_last_quarter": 1, "last_quarter_epochs": 8, "mean_max_op_prob": 0.5}
-        result = {"seed": seed, "cell": cell, "convergence": block, "benchmark": {"c10_test": 90.0},
-                  "wall_time_s": 60.0, "provenance": {"device": "cpu", "cpu": "test", "cpu_capability": "AVX2"}}
-        (folder / "result.json").write_text(json.dumps(result))
-
-    skips = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
+    arena_sweep = _sweep_module()
     sweep_dir, arena_dir = tmp_path / "sweep" / "n3-768x30-lr1e-2", tmp_path / "arena"
-    fake_run(sweep_dir / "darts-v1" / "seed-0", 0, skips)
-    fake_run(arena_dir / "darts-v1" / "seed-0", 0, skips.replace("skip_connect~2", "none~2"))
-    fake_run(arena_dir / "snas" / "seed-0", 0, skips)
-    args = argparse.Namespace(arena=str(arena_dir))
+    _fake_run(sweep_dir / "darts-v1" / "seed-0", 0, SKIPS)
+    _fake_run(arena_dir / "darts-v1" / "seed-0", 0, SKIPS.replace("skip_connect~2", "none~2"))
+    _fake_run(arena_dir / "snas" / "seed-0", 0, SKIPS)
+    args = argparse.Namespace(arena=str(arena_dir), preset_runs=[])
     sets = arena_sweep.SETTINGS["n3-768x30-lr1e-2"][0]
-    assert arena_sweep.arena_folder(args, sets) == arena_dir
-    assert arena_sweep.arena_folder(args, arena_sweep.SETTINGS["n2-1024x30-lr1e-2"][0]) is None
-    assert arena_sweep.arena_folder(argparse.Namespace(arena=""), sets) is None
-    s = arena_sweep.summarise(sweep_dir, ("darts-v1", "snas", "drnas"), arena_dir)
+    assert arena_sweep.preset_folder(args, sets) == ("arena", arena_dir)
+    assert arena_sweep.preset_folder(args, arena_sweep.SETTINGS["n2-1024x30-lr1e-2"][0]) is None
+    assert arena_sweep.preset_folder(argparse.Namespace(arena="", preset_runs=[]), sets) is None
+    s = arena_sweep.summarise(sweep_dir, ("darts-v1", "snas", "drnas"), ("arena", arena_dir))
     assert s["darts-v1"]["source"] is None and s["darts-v1"]["skip"] == [6]  # the sweep's own runs come first
-    assert s["snas"]["source"] == str(arena_dir / "snas") and s["snas"]["converged"] == 1
+    assert s["snas"]["source"] == ("arena", str(arena_dir / "snas")) and s["snas"]["converged"] == 1
     assert "drnas" not in s
+
+
+def test_another_presets_runs_are_read_only_where_their_configuration_is_the_settings(tmp_path):
+    import argparse
+
+    from nasbench_sd.presets import build_run_config
+
+    arena_sweep = _sweep_module()
+    sets = arena_sweep.SETTINGS["n5-512x40-lr3e-3"][0]
+    proxy = tmp_path / "proxy"
+    args = argparse.Namespace(arena="", preset_runs=[f"proxy={proxy}"])
+    assert arena_sweep.preset_folder(args, sets) == ("proxy", proxy)  # the proxy preset is this setting
+    for seed in (0, 1):
+        cfg = build_run_config("darts-minus", "proxy", seed).to_dict()
+        if seed == 1:  # made before a protocol fix: another configuration
+            cfg["method_config"]["arch_first"] = not cfg["method_config"]["arch_first"]
+        _fake_run(proxy / "darts-minus" / f"seed-{seed}", seed, SKIPS, config=cfg)
+    _fake_run(proxy / "snas" / "seed-0", 0, SKIPS, config=None)  # no configuration: not read
+    s = arena_sweep.summarise(tmp_path / "sweep", ("darts-minus", "snas"), ("proxy", proxy), sets)
+    assert s["darts-minus"]["seeds"] == [0] and s["darts-minus"]["other_config"] == 1
+    assert s["snas"]["seeds"] == [] and s["snas"]["other_config"] == 1
+
+
+def test_a_criterion_fails_as_soon_as_the_missing_seeds_cannot_save_it():
+    arena_sweep = _sweep_module()
+
+    def summary(**runs):
+        out = {}
+        for m, (converged, n, skips) in runs.items():
+            out[m] = {"seeds": list(range(n)), "converged": converged, "skip": skips, "minutes": 1.0}
+        return out
+
+    dense = {m: (5, 5, [0] * 5) for m in arena_sweep.DENSE}
+    failed, missing = arena_sweep.verdict(summary(**{**dense, "darts-v1": (5, 5, [6, 6, 6, 0, 0])}), 5)
+    assert failed == [] and missing == []
+    failed, _ = arena_sweep.verdict(summary(**{**dense, "darts-v1": (5, 5, [6, 6, 6, 0, 0]), "snas": (0, 3, [])}), 5)
+    assert failed == ["snas converged on 0/3 (of 5)"]  # 0 + 2 missing seeds cannot reach 4
+    failed, missing = arena_sweep.verdict(summary(**{**dense, "darts-v1": (5, 5, [6, 6, 6, 0, 0]),
+                                                     "snas": (2, 3, [])}), 5)
+    assert failed == [] and missing == ["snas (3/5 seeds)"]  # 2 + 2 still can
+    failed, missing = arena_sweep.verdict(summary(**{**dense, "darts-v1": (3, 3, [6, 0, 0])}), 5)
+    assert "darts-v1 skip-dominated on 1/3" not in failed and "darts-v1 (3/5 seeds)" in missing  # 1 + 2 = 3 of 5
+    failed, _ = arena_sweep.verdict(summary(**{**dense, "darts-v1": (3, 3, [0, 0, 0])}), 5)
+    assert "darts-v1 skip-dominated on 0/3" in failed  # at most 2 of 5
+
+
+def test_the_arena_preset_is_the_setting_the_committed_sweep_names():
+    """The preset is what the sweep decided: the report over the committed runs names the
+    setting that the arena preset equals (as the closest: no setting met all three criteria)."""
+    import argparse
+
+    arena_sweep = _sweep_module()
+    args = argparse.Namespace(out=str(REPO / "benchmarks" / "results" / "arena_sweep"), settings="", seeds=5,
+                              smoke=False, arena=str(REPO / "results" / "arena"),
+                              preset_runs=[f"proxy={REPO / 'results' / 'proxy'}"])
+    chosen = [n for n, (sets, _) in arena_sweep.SETTINGS.items()
+              if arena_sweep.preset_folder(args, sets) == ("arena", Path(args.arena))]
+    assert chosen == ["n3-768x30-lr1e-2"]
+    decided = []
+    for name, (sets, _) in arena_sweep.SETTINGS.items():
+        s = arena_sweep.summarise(Path(args.out) / name, arena_sweep.DENSE, arena_sweep.preset_folder(args, sets),
+                                  sets)
+        failed, _ = arena_sweep.verdict(s, 5, arena_sweep.timed(Path(args.out) / name))
+        core = any(f.startswith("darts-v1 s") for f in failed)
+        decided.append((core, len(failed), arena_sweep.cost(sets), name, bool(failed)))
+    assert all(d[4] for d in decided)  # every setting has failed a criterion (none qualifies) ...
+    assert min(decided)[3] == "n3-768x30-lr1e-2"  # ... and the arena's is the closest
+    assert not min(decided)[0]  # DARTS-V1 meets criteria 2 and 3 on it

@@ -9,7 +9,7 @@ DATA_ROOT_HELP = ("Folder holding cifar-10-batches-py/ (cifar-100-python/ or Ima
                   "downloaded there and verified.")
 SET_HELP = ("Override a setting: a SearchConfig field (epochs=10), a field of every method that has it "
             "(method.lam=0.5) or of one method (sd-darts.lam=0.5). Repeatable.")
-PRESET_HELP = "paper | cpu | proxy | arena (provisional)  [paper on a CUDA device, else cpu]."
+PRESET_HELP = "paper | cpu | proxy | arena  [paper on a CUDA device, else cpu]."
 NO_DOWNLOAD_HELP = "Never download missing data (also: NASBENCH_SD_OFFLINE=1); fail with a message instead."
 
 
