@@ -1,0 +1,129 @@
+"""The paired effect of one setting, experiment by experiment: in each experiment, group
+``--treatment`` minus group ``--control`` per seed (runs paired by seed; the seeds on one side only
+are named), with the mean difference, a percentile-bootstrap 95% interval, the paired t-test
+and Holm's adjustment over the family of every test the table prints, and the exact Wilcoxon
+signed-rank p (the statistics of ``nasbench-sd table``'s method-against-control effects,
+:mod:`nasbench_sd.report.effects`). Prints Markdown.
+
+    python benchmarks/paired_effect.py results/arena-sd/default results/arena-sd/warmup-frozen \\
+        --treatment sd-darts-lam=1 --control sd-darts-lam=0 --columns pfo,skip,c10_test,in16_test
+
+Columns: ``pfo`` (parameter-free ops of the final cell: none, skip_connect, avg_pool_3x3),
+``skip`` (skip connections), ``maxp`` (mean over edges of the largest op probability at the end)
+and the NB201 accuracies (``c10_valid`` ... ``in16_test``). A second table lists, per experiment
+and group, the per-seed values of the counts and how many runs converged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nasbench_sd.cells import Cell
+from nasbench_sd.convergence import is_converged
+from nasbench_sd.report.compare import holm
+from nasbench_sd.report.effects import effect
+
+ACCURACY = {"c10_valid": "CIFAR-10 valid", "c10_test": "CIFAR-10 test", "c100_valid": "CIFAR-100 valid",
+            "c100_test": "CIFAR-100 test", "in16_valid": "ImageNet16-120 valid", "in16_test": "ImageNet16-120 test"}
+COUNTS = {"pfo": "parameter-free ops", "skip": "skip connections", "maxp": "mean largest op probability"}
+NAMES = {**COUNTS, **ACCURACY}
+
+
+def value(result: dict, column: str) -> float:
+    """One run's figure for a column."""
+    if column == "pfo":
+        return float(result["num_parameter_free"])
+    if column == "skip":
+        return float(Cell.from_string(result["cell"]).num_skip_connections)
+    if column == "maxp":
+        return float(result["convergence"]["mean_max_op_prob"])
+    return float(result["benchmark"][column])
+
+
+def runs(experiment: Path, group: str) -> dict[int, dict]:
+    """seed -> result.json of one group's finished runs."""
+    out = {}
+    for p in sorted((experiment / group).glob("seed-*/result.json")):
+        r = json.loads(p.read_text())
+        out[int(r["seed"])] = r
+    return out
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def _fmt(v: float, column: str) -> str:
+    return f"{v:g}" if column in ("pfo", "skip") else f"{v:.2f}"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("experiments", type=Path, nargs="+")
+    p.add_argument("--treatment", required=True, help="the group whose setting is measured (e.g. sd-darts-lam=1)")
+    p.add_argument("--control", required=True, help="the group without it, same seeds (e.g. sd-darts-lam=0)")
+    p.add_argument("--columns", default="pfo,skip,c10_test", help=f"comma-separated ({', '.join(NAMES)})")
+    a = p.parse_args(argv)
+    a.columns = [c.strip() for c in a.columns.split(",")]
+    bad = [c for c in a.columns if c not in NAMES]
+    if bad:
+        print(f"paired_effect: unknown column(s) {', '.join(bad)} (known: {', '.join(NAMES)})", file=sys.stderr)
+        raise SystemExit(2)
+    return a
+
+
+def main(argv: list[str] | None = None) -> None:
+    a = parse(argv)
+    rows, tests = [], {}
+    for exp in a.experiments:
+        treated, control = runs(exp, a.treatment), runs(exp, a.control)
+        if not treated or not control:
+            missing = a.treatment if not treated else a.control
+            print(f"paired_effect: {exp} has no finished run of {missing}", file=sys.stderr)
+            raise SystemExit(2)
+        seeds = sorted(set(treated) & set(control))
+        unpaired = sorted(set(treated) ^ set(control))
+        effects = {c: effect([value(treated[s], c) - value(control[s], c) for s in seeds]) for c in a.columns}
+        for c, e in effects.items():
+            if e.p_t is not None:
+                tests[(str(exp), c)] = e.p_t
+        rows.append((exp, seeds, unpaired, treated, control, effects))
+    adjusted = holm(tests)
+
+    heads = [f"{NAMES[c]}: {a.treatment} - {a.control}" for c in a.columns]
+    print(f"| experiment | n | seeds | {' | '.join(heads)} |")
+    print("|---|---|---|" + "---|" * len(a.columns))
+    for exp, seeds, unpaired, _, _, effects in rows:
+        cells = []
+        for c in a.columns:
+            e = effects[c]
+            interval = "" if e.low is None else f" [{e.low:+.2f}, {e.high:+.2f}]"
+            cells.append(f"{e.mean:+.2f}{interval} (p {_p(e.p_t)}, Holm {_p(adjusted.get((str(exp), c)))}, "
+                         f"Wilcoxon {_p(e.p_wilcoxon)})")
+        seed_text = " ".join(map(str, seeds)) + (f" (unpaired: {' '.join(map(str, unpaired))})" if unpaired else "")
+        print(f"| {exp} | {len(seeds)} | {seed_text} | {' | '.join(cells)} |")
+    print()
+    print(f"Per seed: the difference {a.treatment} - {a.control} of the two runs of that seed; its mean, a "
+          "percentile-bootstrap 95% interval (10,000 resamples, seed 0), the paired t-test p, Holm over the family "
+          f"of the {len(tests)} paired t-tests above ({len(a.experiments)} experiments x {len(a.columns)} columns, "
+          f"a test is left out where all differences are equal); "
+          f"{sum(p < 0.05 for p in adjusted.values())} of them below 0.05 after adjustment. Wilcoxon: exact "
+          "signed-rank p, uncorrected.")
+    print()
+    counts = [c for c in a.columns if c in ("pfo", "skip")]
+    print(f"| experiment | group | {' | '.join(NAMES[c] + ' per seed' for c in counts)} | converged |")
+    print("|---|---|" + "---|" * (len(counts) + 1))
+    for exp, _, _, treated, control, _ in rows:
+        for label, group in ((a.treatment, treated), (a.control, control)):
+            per = [" ".join(_fmt(value(group[s], c), c) for s in sorted(group)) for c in counts]
+            conv = sum(bool(is_converged(r.get("convergence") or {})) for r in group.values())
+            print(f"| {exp} | {label} | {' | '.join(per)} | {conv}/{len(group)} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""benchmarks/paired_effect.py: a setting's paired effect per experiment, with Holm over every
+test it prints, recomputed here from the differences with scipy on a case built so the effect
+is known."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "paired_effect.py"
+CELL = "|skip_connect~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
+
+
+def _run(folder: Path, seed: int, c10: float, pfo: int, distinct: int = 1) -> None:
+    folder.mkdir(parents=True)
+    result = {"seed": seed, "cell": CELL, "num_parameter_free": pfo, "benchmark": {"c10_test": c10},
+              "convergence": {"distinct_cells_last_quarter": distinct, "mean_max_op_prob": 0.5}}
+    (folder / "result.json").write_text(json.dumps(result))
+
+
+def _script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120)
+
+
+def _p(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+@pytest.fixture
+def experiments(tmp_path):
+    """Two experiments: in ``a`` lam=1 adds 1.0 point on every seed (+ small noise), in ``b``
+    nothing; seed 4 of ``a`` has no control run."""
+    noise = [0.1, -0.2, 0.05, 0.0]
+    for s, eps in enumerate(noise):
+        base = 90.0 + s
+        _run(tmp_path / "a" / "m-lam=0" / f"seed-{s}", s, base, 3)
+        _run(tmp_path / "a" / "m-lam=1" / f"seed-{s}", s, base + 1.0 + eps, 5, distinct=4 if s == 0 else 1)
+        _run(tmp_path / "b" / "m-lam=0" / f"seed-{s}", s, base, 3)
+        _run(tmp_path / "b" / "m-lam=1" / f"seed-{s}", s, base + eps, 3)
+    _run(tmp_path / "a" / "m-lam=1" / "seed-4", 4, 99.0, 6)
+    return tmp_path
+
+
+def test_the_effect_its_tests_and_holm_over_the_printed_family(experiments):
+    from scipy.stats import ttest_rel, wilcoxon
+
+    r = _script(str(experiments / "a"), str(experiments / "b"), "--treatment", "m-lam=1", "--control", "m-lam=0",
+                "--columns", "pfo,c10_test")
+    assert r.returncode == 0, r.stderr
+    effects, _, per_seed = r.stdout.split("\n\n")
+    a_row = next(x for x in effects.splitlines() if x.startswith(f"| {experiments / 'a'} |"))
+    b_row = next(x for x in effects.splitlines() if x.startswith(f"| {experiments / 'b'} |"))
+    assert "| 4 | 0 1 2 3 (unpaired: 4) |" in a_row  # the seed without a control is named, not paired
+    assert "+2.00 [+2.00, +2.00] (p -, Holm -, Wilcoxon -)" in a_row  # pfo: 5 - 3 on every seed: no test
+    treated = [91.1, 90.8 + 1.0, 93.05, 94.0]
+    control = [90.0, 91.0, 92.0, 93.0]
+    p_a = ttest_rel(treated, control).pvalue
+    p_b = ttest_rel([90.1, 90.8, 92.05, 93.0], control).pvalue
+    holm_a, holm_b = (min(1, 2 * p_a), max(min(1, 2 * p_a), p_b)) if p_a < p_b else (max(2 * p_b, p_a), 2 * p_b)
+    assert "+0.99 " in a_row and f"p {_p(p_a)}" in a_row and f"Holm {_p(holm_a)}" in a_row
+    assert f"Wilcoxon {_p(wilcoxon([1.1, 0.8, 1.05, 1.0]).pvalue)}" in a_row
+    assert f"p {_p(p_b)}" in b_row and f"Holm {_p(min(1.0, holm_b))}" in b_row
+    assert "Holm over the family of the 2 paired t-tests above" in r.stdout and "1 of them below 0.05" in r.stdout
+    assert f"| {experiments / 'a'} | m-lam=1 | 5 5 5 5 6 | 4/5 |" in per_seed.splitlines()  # seed 0 wandered
+
+
+def test_bad_input_is_one_line_and_exit_2(experiments):
+    r = _script(str(experiments / "a"), "--treatment", "m-lam=1", "--control", "m-lam=0", "--columns", "nope")
+    assert r.returncode == 2 and "unknown column" in r.stderr and "Traceback" not in r.stderr
+    r = _script(str(experiments / "a"), "--treatment", "m-lam=2", "--control", "m-lam=0")
+    assert r.returncode == 2 and "no finished run of m-lam=2" in r.stderr and "Traceback" not in r.stderr
