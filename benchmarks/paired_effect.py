@@ -11,7 +11,9 @@ signed-rank p (the statistics of ``nasbench-sd table``'s method-against-control 
 Columns: ``pfo`` (parameter-free ops of the final cell: none, skip_connect, avg_pool_3x3),
 ``skip`` (skip connections), ``maxp`` (mean over edges of the largest op probability at the end)
 and the NB201 accuracies (``c10_valid`` ... ``in16_test``). A second table lists, per experiment
-and group, the per-seed values of the counts and how many runs converged.
+and group, the per-seed values of the counts and how many runs converged. ``--plot DIR`` also
+draws paired-effect.png/.pdf there: one panel per column and experiment, one line per seed from
+its control run to its treated run (a slope graph), n in each title, full y range.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--treatment", required=True, help="the group whose setting is measured (e.g. sd-darts-lam=1)")
     p.add_argument("--control", required=True, help="the group without it, same seeds (e.g. sd-darts-lam=0)")
     p.add_argument("--columns", default="pfo,skip,c10_test", help=f"comma-separated ({', '.join(NAMES)})")
+    p.add_argument("--plot", type=Path, default=None, help="a folder: write paired-effect.png/.pdf there")
     a = p.parse_args(argv)
     a.columns = [c.strip() for c in a.columns.split(",")]
     bad = [c for c in a.columns if c not in NAMES]
@@ -123,6 +126,43 @@ def main(argv: list[str] | None = None) -> None:
             per = [" ".join(_fmt(value(group[s], c), c) for s in sorted(group)) for c in counts]
             conv = sum(bool(is_converged(r.get("convergence") or {})) for r in group.values())
             print(f"| {exp} | {label} | {' | '.join(per)} | {conv}/{len(group)} |")
+    if a.plot is not None:
+        plot(a, rows, adjusted)
+
+
+def plot(a: argparse.Namespace, rows: list, adjusted: dict) -> None:
+    """Small multiples: rows = columns, panels = experiments; per seed a line control -> treatment."""
+    from nasbench_sd.report.figure import BENCH, pyplot, save
+
+    plt = pyplot()
+    fig, axes = plt.subplots(len(a.columns), len(rows), figsize=(2.6 * len(rows), 2.4 * len(a.columns)),
+                             squeeze=False, sharey="row")
+    for i, c in enumerate(a.columns):
+        for j, (exp, seeds, _, treated, control, effects) in enumerate(rows):
+            ax = axes[i][j]
+            for k, s in enumerate(seeds):  # counts are integers: seeds spread apart by a small offset
+                off = (k - (len(seeds) - 1) / 2) * 0.05 if c in ("pfo", "skip") else 0.0
+                ax.plot([0, 1], [value(control[s], c) + off, value(treated[s], c) + off], color="0.45", lw=0.9,
+                        marker="o", ms=3)
+            e = effects[c]
+            ax.plot([0, 1], [sum(value(control[s], c) for s in seeds) / len(seeds),
+                             sum(value(treated[s], c) for s in seeds) / len(seeds)], color="C3", lw=2.2, label="mean")
+            ax.set_xticks([0, 1], [a.control, a.treatment], fontsize=7)
+            ax.set_xlim(-0.25, 1.25)
+            if c in ("pfo", "skip"):
+                ax.set_ylim(-0.3, 6.3)
+            elif c == "maxp":
+                ax.set_ylim(0, 1)
+            holm_p = adjusted.get((str(exp), c))
+            ax.set_title(f"{exp.name}, n={len(seeds)}\n{e.mean:+.2f}, Holm p "
+                         f"{'-' if holm_p is None else format(holm_p, '.3f')}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(NAMES[c] + (" (%, axis not from 0)" if c in ACCURACY else ""), fontsize=8)
+    fig.suptitle(f"{a.treatment} against {a.control}, paired by seed\n(grey: one seed, counts offset by up to "
+                 f"±0.2 to tell seeds apart; red: mean). {BENCH}", fontsize=8)
+    fig.tight_layout()
+    a.plot.mkdir(parents=True, exist_ok=True)
+    save(fig, a.plot, "paired-effect")
 
 
 if __name__ == "__main__":

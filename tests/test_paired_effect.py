@@ -69,6 +69,14 @@ def test_the_effect_its_tests_and_holm_over_the_printed_family(experiments):
     assert f"| {experiments / 'a'} | m-lam=1 | 5 5 5 5 6 | 4/5 |" in per_seed.splitlines()  # seed 0 wandered
 
 
+def test_the_plot_is_written_where_asked(experiments, tmp_path):
+    r = _script(str(experiments / "a"), str(experiments / "b"), "--treatment", "m-lam=1", "--control", "m-lam=0",
+                "--columns", "pfo,c10_test", "--plot", str(tmp_path / "fig"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "fig" / "paired-effect.png").stat().st_size > 0
+    assert (tmp_path / "fig" / "paired-effect.pdf").stat().st_size > 0
+
+
 def test_bad_input_is_one_line_and_exit_2(experiments):
     r = _script(str(experiments / "a"), "--treatment", "m-lam=1", "--control", "m-lam=0", "--columns", "nope")
     assert r.returncode == 2 and "unknown column" in r.stderr and "Traceback" not in r.stderr
