@@ -93,3 +93,15 @@ def test_sum_reduction_equals_lambda_times_batch_size_on_the_mean():
         if p.epoch >= 1:
             assert p.stats["kd_train"] == pytest.approx(q.stats["kd_train"], rel=1e-4)
     assert not torch.allclose(a[-1].arch[0], m[-1].arch[0])  # sum with lam 1 is not the mean with lam 1
+
+
+def test_at_lambda_0_the_reduction_changes_nothing():
+    """results/arena-sd pairs each reading's lam 1 with its own lam 0; under kd_reduction=sum
+    lam 0 is the same search as under mean (the term is not added), step for step, bit for bit."""
+    common = {"warmup": 1, "K": 1, "lam": 0.0}
+    a = Harness("sd-darts", overrides={**common, "kd_reduction": "sum"}, contract=False).run(until=3)
+    b = Harness("sd-darts", overrides={**common, "kd_reduction": "mean"}, contract=False).run(until=3)
+    for p, q in zip(a, b, strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(p.arch + p.network, q.arch + q.network))
+        assert p.stats["train_loss"] == q.stats["train_loss"]
+    assert not torch.equal(a[-1].arch[0], a[0].arch[0])  # the search moved
