@@ -71,6 +71,7 @@ def script(name: str):
     if name not in _modules:
         spec = importlib.util.spec_from_file_location(f"_results_check_{name}", HERE / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # as an import would: dataclasses look their module up there
         spec.loader.exec_module(module)
         _modules[name] = module
     return _modules[name]

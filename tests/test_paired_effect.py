@@ -82,3 +82,35 @@ def test_bad_input_is_one_line_and_exit_2(experiments):
     assert r.returncode == 2 and "unknown column" in r.stderr and "Traceback" not in r.stderr
     r = _script(str(experiments / "a"), "--treatment", "m-lam=2", "--control", "m-lam=0")
     assert r.returncode == 2 and "no finished run of m-lam=2" in r.stderr and "Traceback" not in r.stderr
+    r = _script(str(experiments / "a"), "--controls", "--treatment", "m-lam=1")
+    assert r.returncode == 2 and "either --treatment and --control, or --controls" in r.stderr
+    r = _script(str(experiments / "a"), "--controls")  # no group beside a G-control group
+    assert r.returncode == 2 and "no group G beside a group G-control" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_controls_pair_each_method_with_its_own_control(tmp_path):
+    """``--controls``: one row per group G with a group G-control, Holm over all printed tests; a
+    group without a control is no row."""
+    from scipy.stats import ttest_rel
+
+    exp = tmp_path / "arena"
+    control = [90.0, 91.0, 92.0, 93.0]
+    gain = {"m": [2.0, 2.1, 1.9, 2.2], "k": [0.3, -0.4, 0.1, 0.0]}
+    for method, d in gain.items():
+        for s, (c, x) in enumerate(zip(control, d)):
+            _run(exp / f"{method}-control" / f"seed-{s}", s, c, 2)
+            _run(exp / method / f"seed-{s}", s, c + x, 4 if method == "m" else 2)
+    _run(exp / "lonely" / "seed-0", 0, 50.0, 6)
+    r = _script(str(exp), "--controls", "--columns", "pfo,c10_test")
+    assert r.returncode == 0, r.stderr
+    effects, note, per_seed = r.stdout.split("\n\n")
+    rows = {line.split(" | ")[1]: line for line in effects.splitlines()[2:]}
+    assert set(rows) == {"m", "k"}
+    p_m, p_k = ttest_rel([c + x for c, x in zip(control, gain["m"])], control).pvalue, \
+        ttest_rel([c + x for c, x in zip(control, gain["k"])], control).pvalue
+    assert p_m < p_k  # family of 2 (pfo differences are constant: no test)
+    assert f"p {_p(p_m)}, Holm {_p(min(1, 2 * p_m))}" in rows["m"]
+    assert f"p {_p(p_k)}, Holm {_p(min(1, max(2 * p_m, p_k)))}" in rows["k"]
+    assert "+2.00 [+2.00, +2.00] (p -, Holm -" in rows["m"] and "+2.05 " in rows["m"]
+    assert "Holm over the family of the 2 paired t-tests above (2 methods x 2 columns" in note
+    assert f"| {exp} | m-control | 2 2 2 2 | 4/4 |" in per_seed.splitlines()
