@@ -123,3 +123,24 @@ def test_status_says_when_the_manifest_is_stale(tmp_path, capsys):
     first = out.splitlines()[0]
     assert "no process is working on it" in first and "experiment.json still says running" in first
     assert "rerun its command to continue" in first
+
+
+def test_attempts_whose_process_ended_unrecorded_are_lost_not_running(experiment, capsys):
+    """An experiment's process killed mid-run leaves its attempts without an outcome; the next
+    invocation adds attempts. status shows each attempt that is over as lost (or finished when the
+    run's result is on disk), and only a live run's last attempt as running."""
+    root, _ = experiment
+    manifest = json.loads((root / "experiment.json").read_text())
+    open_attempt = {"outcome": None, "reason": None}
+    manifest["runs"]["darts-v1/seed-0"]["attempts"] = [{"attempt": 1, **open_attempt}, {"attempt": 2, **open_attempt}]
+    manifest["runs"]["darts-v1/seed-2"]["attempts"] = [{"attempt": 1, **open_attempt}, {"attempt": 2, **open_attempt}]
+    manifest["runs"]["darts-v1/seed-3"]["attempts"] = [{"attempt": 1, "outcome": "died", "reason": "SIGKILL"},
+                                                       {"attempt": 2, **open_attempt}]
+    (root / "experiment.json").write_text(json.dumps(manifest))
+    code, out, err = run_cli(capsys, "status", root)
+    assert code == 0, err
+    lines = out.splitlines()
+    lost = "lost (no outcome recorded: the experiment's process ended first)"
+    assert f"darts-v1/seed-0: 2 attempts: 1 {lost}; 2 finished" in lines  # finished: its result is on disk
+    assert f"darts-v1/seed-2: 2 attempts: 1 {lost}; 2 running" in lines  # its lock is held
+    assert f"darts-v1/seed-3: 2 attempts: 1 died (SIGKILL); 2 {lost}" in lines  # stopped, no live process

@@ -65,12 +65,24 @@ class ExperimentStatus:
                 "counts": {s: self.count(s) for s in STATES}, "runs": [asdict(r) for r in self.runs]}
 
 
-def _attempts(entry: dict[str, Any]) -> tuple[dict[str, Any], ...]:
-    """The attempts of a manifest entry (attempt number, outcome, reason), as recorded."""
+#: The outcome shown for an attempt that has none recorded although it is over: the process
+#: driving the experiment ended (killed, or its machine stopped) before it wrote how the attempt ended.
+LOST = "lost"
+LOST_REASON = "no outcome recorded: the experiment's process ended first"
+
+
+def _attempts(entry: dict[str, Any], state: str = "running") -> tuple[dict[str, Any], ...]:
+    """The attempts of a manifest entry (attempt number, outcome, reason), as recorded; an attempt
+    without an outcome that is over (a later attempt followed it, or the run is no longer running)
+    is :data:`LOST`, or finished when it is the last one and the run's result is on disk."""
+    raw = [a for a in entry.get("attempts") or [] if isinstance(a, dict)]
     out = []
-    for a in entry.get("attempts") or []:
-        if isinstance(a, dict):
-            out.append({"attempt": a.get("attempt"), "outcome": a.get("outcome"), "reason": a.get("reason")})
+    for k, a in enumerate(raw):
+        outcome, reason = a.get("outcome"), a.get("reason")
+        last = k == len(raw) - 1
+        if outcome is None and (not last or state != "running"):
+            outcome, reason = ("finished", None) if last and state == "finished" else (LOST, LOST_REASON)
+        out.append({"attempt": a.get("attempt"), "outcome": outcome, "reason": reason})
     return tuple(out)
 
 
@@ -78,7 +90,6 @@ def _on_disk(path: Path, label: str, seed: int, manifest_entry: dict[str, Any]) 
     from nasbench_sd.search.rundir import RunDir
 
     run = RunDir(path)
-    tried = _attempts(manifest_entry)
     cfg = run.saved_config() or {}
     epochs = cfg.get("search", {}).get("epochs")
     records = run.metrics()
@@ -88,9 +99,11 @@ def _on_disk(path: Path, label: str, seed: int, manifest_entry: dict[str, Any]) 
             c10 = float(run.result()["benchmark"]["c10_test"])
         except (OSError, ValueError, KeyError, TypeError):
             raise UserError(f"{path}/result.json is not a readable result; move that run aside") from None
-        return RunState(label, seed, "finished", done, epochs, c10_test=c10, attempts=tried)
+        return RunState(label, seed, "finished", done, epochs, c10_test=c10,
+                        attempts=_attempts(manifest_entry, "finished"))
     if is_locked(path):
-        return RunState(label, seed, "running", done, epochs, seconds_left=left, attempts=tried)
+        return RunState(label, seed, "running", done, epochs, seconds_left=left, attempts=_attempts(manifest_entry))
+    tried = _attempts(manifest_entry, "stopped")
     if manifest_entry.get("status") == "failed":
         return RunState(label, seed, "failed", done, epochs, resumes=run.has_checkpoint(),
                         error=manifest_entry.get("error"), attempts=tried)
@@ -127,7 +140,8 @@ def experiment_status(root: str | Path) -> ExperimentStatus:
         if key in dirs:
             runs.append(_on_disk(dirs[key], label, seed, entry))
         elif entry.get("status") == "failed":
-            runs.append(RunState(label, seed, "failed", 0, None, error=entry.get("error"), attempts=_attempts(entry)))
+            runs.append(RunState(label, seed, "failed", 0, None, error=entry.get("error"),
+                                 attempts=_attempts(entry, "failed")))
         else:
             runs.append(RunState(label, seed, "not started", 0, None, attempts=_attempts(entry)))
     if not runs:
@@ -195,8 +209,8 @@ def render_status(status: ExperimentStatus) -> str:
         lines += [f"{r.label}/seed-{r.seed} failed: {r.error}" for r in failed]
     retried = [r for r in status.runs if len(r.attempts) > 1]
     if retried:
-        lines += ["", "runs started more than once (a worker died, or its device failed; each attempt resumed "
-                  "from the last checkpoint):"]
+        lines += ["", "runs started more than once (a worker died, its device failed, or the experiment's process "
+                  "ended; each attempt resumed from the last checkpoint):"]
         lines += [f"{r.label}/seed-{r.seed}: {len(r.attempts)} attempts: " + "; ".join(
             f"{a['attempt']} {a['outcome'] or 'running'}" + (f" ({a['reason']})" if a["reason"] else "")
             for a in r.attempts) for r in retried]
