@@ -125,9 +125,12 @@ def pairs(a: argparse.Namespace) -> list[tuple[Path, str, str]]:
 
 def main(argv: list[str] | None = None) -> None:
     a = parse(argv)
-    rows, tests = [], {}
+    rows, tests, waiting = [], {}, []
     for exp, treatment, control_group in pairs(a):
         treated, control = runs(exp, treatment), runs(exp, control_group)
+        if a.controls and not set(treated) & set(control):  # an experiment still running
+            waiting.append(treatment)
+            continue
         if not treated or not control:
             missing = treatment if not treated else control_group
             print(f"paired_effect: {exp} has no finished run of {missing}", file=sys.stderr)
@@ -140,6 +143,10 @@ def main(argv: list[str] | None = None) -> None:
             if e.p_t is not None:
                 tests[(key, c)] = e.p_t
         rows.append(Row(exp, key, treatment, control_group, seeds, unpaired, treated, control, effects))
+    if not rows:
+        print(f"paired_effect: no method has a seed finished both by itself and by its control "
+              f"({', '.join(waiting)})", file=sys.stderr)
+        raise SystemExit(2)
     adjusted = holm(tests)
 
     if a.controls:
@@ -170,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
           f"a test is left out where all differences are equal); "
           f"{sum(p < 0.05 for p in adjusted.values())} of them below 0.05 after adjustment. Wilcoxon: exact "
           "signed-rank p, uncorrected.")
+    if waiting:
+        print(f"Not paired yet (no seed finished both by the method and by its control): {', '.join(waiting)}.")
     print()
     counts = [c for c in a.columns if c in ("pfo", "skip")]
     print(f"| experiment | group | {' | '.join(NAMES[c] + ' per seed' for c in counts)} | converged |")

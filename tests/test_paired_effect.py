@@ -86,6 +86,10 @@ def test_bad_input_is_one_line_and_exit_2(experiments):
     assert r.returncode == 2 and "either --treatment and --control, or --controls" in r.stderr
     r = _script(str(experiments / "a"), "--controls")  # no group beside a G-control group
     assert r.returncode == 2 and "no group G beside a group G-control" in r.stderr and "Traceback" not in r.stderr
+    (experiments / "a" / "m-lam=0-control" / "seed-0").mkdir(parents=True)  # nothing finished yet
+    r = _script(str(experiments / "a"), "--controls")
+    assert r.returncode == 2 and "no method has a seed finished both by itself and by its control (m-lam=0)" \
+        in r.stderr and "Traceback" not in r.stderr
 
 
 def test_controls_pair_each_method_with_its_own_control(tmp_path):
@@ -101,6 +105,8 @@ def test_controls_pair_each_method_with_its_own_control(tmp_path):
             _run(exp / f"{method}-control" / f"seed-{s}", s, c, 2)
             _run(exp / method / f"seed-{s}", s, c + x, 4 if method == "m" else 2)
     _run(exp / "lonely" / "seed-0", 0, 50.0, 6)
+    _run(exp / "w" / "seed-0", 0, 50.0, 6)
+    (exp / "w-control" / "seed-0").mkdir(parents=True)  # its control still running
     r = _script(str(exp), "--controls", "--columns", "pfo,c10_test")
     assert r.returncode == 0, r.stderr
     effects, note, per_seed = r.stdout.split("\n\n")
@@ -113,4 +119,5 @@ def test_controls_pair_each_method_with_its_own_control(tmp_path):
     assert f"p {_p(p_k)}, Holm {_p(min(1, max(2 * p_m, p_k)))}" in rows["k"]
     assert "+2.00 [+2.00, +2.00] (p -, Holm -" in rows["m"] and "+2.05 " in rows["m"]
     assert "Holm over the family of the 2 paired t-tests above (2 methods x 2 columns" in note
+    assert note.endswith("Not paired yet (no seed finished both by the method and by its control): w.")
     assert f"| {exp} | m-control | 2 2 2 2 | 4/4 |" in per_seed.splitlines()
