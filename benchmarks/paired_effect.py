@@ -114,8 +114,12 @@ def pairs(a: argparse.Namespace) -> list[tuple[Path, str, str]]:
         return [(exp, a.treatment, a.control) for exp in a.experiments]
     out = []
     for exp in a.experiments:
-        found = [(exp, d.name[: -len(SUFFIX)], d.name) for d in sorted(exp.glob(f"*{SUFFIX}"))
-                 if d.is_dir() and (exp / d.name[: -len(SUFFIX)]).is_dir()]
+        groups = {d.name for d in exp.iterdir() if d.is_dir()} if exp.is_dir() else set()
+        manifest = exp / "experiment.json"  # the groups an experiment declares, run or not
+        if manifest.is_file():
+            groups |= set(json.loads(manifest.read_text()).get("groups", {}))
+        found = [(exp, g[: -len(SUFFIX)], g) for g in sorted(groups)
+                 if g.endswith(SUFFIX) and g[: -len(SUFFIX)] in groups]
         if not found:
             print(f"paired_effect: {exp} has no group G beside a group G{SUFFIX}", file=sys.stderr)
             raise SystemExit(2)

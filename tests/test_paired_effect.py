@@ -107,6 +107,8 @@ def test_controls_pair_each_method_with_its_own_control(tmp_path):
     _run(exp / "lonely" / "seed-0", 0, 50.0, 6)
     _run(exp / "w" / "seed-0", 0, 50.0, 6)
     (exp / "w-control" / "seed-0").mkdir(parents=True)  # its control still running
+    groups = ["m", "m-control", "k", "k-control", "w", "w-control", "v", "v-control", "lonely"]
+    (exp / "experiment.json").write_text(json.dumps({"groups": {g: {} for g in groups}}))  # v: not started
     r = _script(str(exp), "--controls", "--columns", "pfo,c10_test")
     assert r.returncode == 0, r.stderr
     effects, note, per_seed = r.stdout.split("\n\n")
@@ -119,5 +121,5 @@ def test_controls_pair_each_method_with_its_own_control(tmp_path):
     assert f"p {_p(p_k)}, Holm {_p(min(1, max(2 * p_m, p_k)))}" in rows["k"]
     assert "+2.00 [+2.00, +2.00] (p -, Holm -" in rows["m"] and "+2.05 " in rows["m"]
     assert "Holm over the family of the 2 paired t-tests above (2 methods x 2 columns" in note
-    assert note.endswith("Not paired yet (no seed finished both by the method and by its control): w.")
+    assert note.endswith("Not paired yet (no seed finished both by the method and by its control): v, w.")
     assert f"| {exp} | m-control | 2 2 2 2 | 4/4 |" in per_seed.splitlines()
