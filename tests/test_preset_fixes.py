@@ -130,3 +130,23 @@ def test_a_control_changes_only_the_methods_own_fields_and_keeps_its_order(metho
 @pytest.mark.parametrize("method", ["dsnas", "rsps", "gdas", "darts-v1", "darts-v2", "random"])
 def test_methods_without_an_idea_to_switch_off_declare_no_control(method):
     assert get_method(method).control_overrides() is None
+
+
+def test_each_control_is_plain_first_order_darts_in_its_methods_order():
+    """A control switches off exactly one idea and leaves plain first-order DARTS: with alpha
+    stepped first, the controls of SNAS, DrNAS, beta-DARTS and DARTS- take the very steps of
+    SD-DARTS without distillation (five code paths, one search); iDARTS's control is DARTS-V1.
+    So two controls that share a protocol are the same search, run for run (results/arena's
+    beta-DARTS and SNAS controls), and each method's effect is that of its idea alone."""
+    arch_first = {name: Harness(name, overrides={**get_method(name).control_overrides(), "arch_first": True},
+                                contract=False).run(until=3)
+                  for name in ("snas", "drnas", "beta-darts", "darts-minus")}
+    sd = Harness("sd-darts", overrides={"lam": 0.0, "warmup": 1}, contract=False).run(until=3)
+    for name, trace in arch_first.items():
+        assert _equal_traces(trace, sd), name
+    idarts = Harness("idarts", overrides=get_method("idarts").control_overrides(), contract=False).run(until=3)
+    v1 = Harness("darts-v1").run(until=3)
+    assert _equal_traces(idarts, v1)
+    assert not _equal_traces(sd, v1)  # the order matters: the comparison can tell searches apart
+    snas = Harness("snas", overrides={"arch_first": True}, contract=False).run(until=3)
+    assert not _equal_traces(snas, arch_first["snas"])  # and the idea, switched on, changes the search
