@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,20 @@ def offline():
         os.environ.pop("NASBENCH_SD_OFFLINE", None)
     else:
         os.environ["NASBENCH_SD_OFFLINE"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_reaches_python():
+    """The tests of Ctrl-C expect Python's own SIGINT handler. A shell without job
+    control (``nohup pytest &``, a script's ``&``) starts pytest with SIGINT ignored,
+    and every process it starts inherits that, so Ctrl-C would do nothing there:
+    give this process Python's handler back (its children then start with the default)."""
+    before = signal.getsignal(signal.SIGINT)
+    if before == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if before == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(scope="module")
