@@ -40,11 +40,13 @@ def machine(result: dict) -> str:
 def runs(roots: list[Path]) -> list[dict]:
     out = []
     for root in roots:
+        # an experiment inside another one's folder (results/arena-sd/default) is named with its parent
+        folder = root.name if root.resolve().parent.name == "results" else f"{root.resolve().parent.name}/{root.name}"
         for p in sorted(root.glob("*/seed-*/result.json")):
             r = json.loads(p.read_text())
             end = datetime.fromisoformat(r["provenance"]["timestamp"])
             group = p.parent.parent.name if len(roots) == 1 else f"{root.name}/{p.parent.parent.name}"
-            out.append({"group": group, "folder": root.name, "seed": r["seed"], "machine": machine(r), "end": end,
+            out.append({"group": group, "folder": folder, "seed": r["seed"], "machine": machine(r), "end": end,
                         "start": end - timedelta(seconds=float(r["wall_time_s"])), "wall": float(r["wall_time_s"]),
                         "revision": r["provenance"].get("code_revision", "?"),
                         "versions": f"Python {r['provenance'].get('python')}, torch {r['provenance'].get('torch')}"})

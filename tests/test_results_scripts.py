@@ -111,6 +111,18 @@ def test_protocol_order_of_methods_without_an_order_setting_is_their_step():
         assert module.ORDER[name] == expected, name
 
 
+def test_machines_by_folder_names_an_experiment_inside_another_with_its_parent(tmp_path):
+    """results/arena-sd/default and results/arena-sd/kd-sum are two experiments of one study:
+    the per-folder counts say arena-sd/default, not a bare "default" a reader cannot place."""
+    results = tmp_path / "results"
+    write_run(results / "arena", "darts-v1", 0)
+    for s in (0, 1):
+        write_run(results / "arena-sd" / "default", "sd-darts", s, "sd-darts")
+    text = run("machines", results / "arena", results / "arena-sd" / "default", "--by-folder")
+    machine = rows(text)["fc-v782, 2026-11-28"]
+    assert machine[1] == "3" and machine[2] == "arena 1; arena-sd/default 2"
+
+
 def test_machines_spans_and_run_time(two_machines):
     a, b = two_machines
     text = run("machines", a, b)
