@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 from datetime import datetime, timedelta
@@ -39,13 +40,15 @@ def machine(result: dict) -> str:
 
 def runs(roots: list[Path]) -> list[dict]:
     out = []
+    # each folder is named by its path below the folders' common parent: results/arena and
+    # results/arena-sd/default are "arena" and "arena-sd/default" (a bare "default" could not be placed)
+    common = Path(os.path.commonpath([r.resolve() for r in roots])) if len(roots) > 1 else None
     for root in roots:
-        # an experiment inside another one's folder (results/arena-sd/default) is named with its parent
-        folder = root.name if root.resolve().parent.name == "results" else f"{root.resolve().parent.name}/{root.name}"
+        folder = root.name if common is None or root.resolve() == common else str(root.resolve().relative_to(common))
         for p in sorted(root.glob("*/seed-*/result.json")):
             r = json.loads(p.read_text())
             end = datetime.fromisoformat(r["provenance"]["timestamp"])
-            group = p.parent.parent.name if len(roots) == 1 else f"{root.name}/{p.parent.parent.name}"
+            group = p.parent.parent.name if len(roots) == 1 else f"{folder}/{p.parent.parent.name}"
             out.append({"group": group, "folder": folder, "seed": r["seed"], "machine": machine(r), "end": end,
                         "start": end - timedelta(seconds=float(r["wall_time_s"])), "wall": float(r["wall_time_s"]),
                         "revision": r["provenance"].get("code_revision", "?"),
