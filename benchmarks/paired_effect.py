@@ -32,6 +32,8 @@ from pathlib import Path
 
 from nasbench_sd.cells import Cell
 from nasbench_sd.convergence import is_converged
+from nasbench_sd.errors import UserError
+from nasbench_sd.experiments.manifest import load_manifest
 from nasbench_sd.report.compare import holm
 from nasbench_sd.report.effects import SUFFIX, Effect, effect
 
@@ -115,9 +117,12 @@ def pairs(a: argparse.Namespace) -> list[tuple[Path, str, str]]:
     out = []
     for exp in a.experiments:
         groups = {d.name for d in exp.iterdir() if d.is_dir()} if exp.is_dir() else set()
-        manifest = exp / "experiment.json"  # the groups an experiment declares, run or not
-        if manifest.is_file():
-            groups |= set(json.loads(manifest.read_text()).get("groups", {}))
+        try:
+            manifest = load_manifest(exp) or {}  # the groups an experiment declares, run or not
+        except UserError as e:
+            print(f"paired_effect: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+        groups |= set(manifest.get("groups", {}))
         found = [(exp, g[: -len(SUFFIX)], g) for g in sorted(groups)
                  if g.endswith(SUFFIX) and g[: -len(SUFFIX)] in groups]
         if not found:

@@ -90,6 +90,9 @@ def test_bad_input_is_one_line_and_exit_2(experiments):
     r = _script(str(experiments / "a"), "--controls")
     assert r.returncode == 2 and "no method has a seed finished both by itself and by its control (m-lam=0)" \
         in r.stderr and "Traceback" not in r.stderr
+    (experiments / "a" / "experiment.json").write_text("{not json")  # someone else's broken manifest
+    r = _script(str(experiments / "a"), "--controls")
+    assert r.returncode == 2 and "experiment.json is corrupt" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_controls_pair_each_method_with_its_own_control(tmp_path):
